@@ -1,0 +1,18 @@
+"""Reusable building blocks shared by the zoo's models.
+
+One concept per module. Layers here are written with `keras.ops` only, so they run on the
+TensorFlow, JAX and PyTorch backends, and are registered for serialisation under the
+package name ``"zoo"``.
+"""
+
+from zoo.layers.heads import image_input, pool_features, validate_head_args
+from zoo.layers.normalization import LocalResponseNormalization
+from zoo.layers.shortcut import PadChannels
+
+__all__ = [
+    "LocalResponseNormalization",
+    "PadChannels",
+    "image_input",
+    "pool_features",
+    "validate_head_args",
+]
