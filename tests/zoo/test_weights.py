@@ -1,0 +1,290 @@
+"""Weight resolution: bundled, cache, real HTTP downloads (a local `python -m http.server`),
+checksums, truncation, no network, local paths, and Keras' own ImageNet records."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zoo
+from tests.conftest import to_numpy
+from zoo import weights as W
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """Serves a fresh folder with `python -m http.server` on 127.0.0.1; yields (folder, url)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                server.kill()
+                raise RuntimeError("http.server did not start")
+            time.sleep(0.1)
+    try:
+        yield folder, f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture
+def lenet_file(tmp_path):
+    """A real LeNet-5 weight file and the model it came from."""
+    model = zoo.build("lenet5")
+    path = tmp_path / "lenet5-test.weights.h5"
+    model.save_weights(path)
+    return model, path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def spec_registry():
+    added = []
+
+    def add(**fields):
+        spec = W.WeightSpec(arch="lenet5", **fields)
+        W.register_weights(spec)
+        added.append(spec.key)
+        return spec
+
+    yield add
+    for key in added:
+        W.unregister_weights(key)
+
+
+def _same_weights(a, b):
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(to_numpy(wa), to_numpy(wb))
+
+
+def _cache_files():
+    return sorted(p.name for p in W.cache_dir().rglob("*") if p.is_file())
+
+
+def test_download_verify_and_load(http_dir, lenet_file, spec_registry):
+    folder, url = http_dir
+    model, path, sha = lenet_file
+    (folder / path.name).write_bytes(path.read_bytes())
+    spec_registry(tag="served", url=f"{url}/{path.name}", sha256=sha,
+                  builder_args={"classes": 10}, input_shape=(32, 32, 1))
+    loaded = zoo.load("lenet5", weights="served")
+    _same_weights(loaded, model)
+    assert _cache_files() == [path.name]
+    # the second load comes from the cache: stop the server by deleting the file
+    (folder / path.name).unlink()
+    _same_weights(zoo.load("lenet5.served"), model)
+
+
+def test_checksum_mismatch_leaves_nothing_in_cache(http_dir, lenet_file, spec_registry):
+    folder, url = http_dir
+    _, path, _ = lenet_file
+    (folder / path.name).write_bytes(path.read_bytes())
+    spec_registry(tag="wronghash", url=f"{url}/{path.name}", sha256="0" * 64)
+    with pytest.raises(W.ChecksumError, match="expected 0000"):
+        zoo.load("lenet5", weights="wronghash")
+    assert _cache_files() == []
+
+
+def test_truncated_copy_is_rejected(http_dir, lenet_file, spec_registry):
+    folder, url = http_dir
+    _, path, sha = lenet_file
+    (folder / path.name).write_bytes(path.read_bytes()[:1000])  # a half-uploaded file
+    spec_registry(tag="cut", url=f"{url}/{path.name}", sha256=sha)
+    with pytest.raises(W.ChecksumError):
+        zoo.load("lenet5", weights="cut")
+    assert _cache_files() == []
+
+
+class _CutConnection(http.server.BaseHTTPRequestHandler):
+    """Announces the full length, sends a third of it, and hangs up."""
+
+    payload = b"x" * 30000
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.payload)))
+        self.end_headers()
+        self.wfile.write(self.payload[:10000])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+def test_connection_cut_mid_download(tmp_path, spec_registry):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _CutConnection)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/lenet5-cut.weights.h5"
+        spec_registry(tag="cutconn", url=url,
+                      sha256=hashlib.sha256(_CutConnection.payload).hexdigest())
+        with pytest.raises(W.DownloadError, match="truncated|cut off"):
+            zoo.load("lenet5", weights="cutconn")
+    finally:
+        server.shutdown()
+    assert _cache_files() == []
+
+
+def test_no_network_gives_a_clear_error(spec_registry):
+    spec_registry(tag="offline", url=f"http://127.0.0.1:{_free_port()}/lenet5.weights.h5",
+                  sha256="0" * 64)
+    with pytest.raises(W.DownloadError, match=r"Could not download .*offline\? .*weights=<local path>"):
+        zoo.load("lenet5", weights="offline")
+    assert _cache_files() == []
+
+
+def test_http_error_is_reported(http_dir, spec_registry):
+    _, url = http_dir
+    spec_registry(tag="missing", url=f"{url}/nothing-here.weights.h5", sha256="0" * 64)
+    with pytest.raises(W.DownloadError, match="HTTP 404"):
+        zoo.load("lenet5", weights="missing")
+
+
+def test_corrupt_cached_file_is_replaced(http_dir, lenet_file, spec_registry):
+    folder, url = http_dir
+    model, path, sha = lenet_file
+    (folder / path.name).write_bytes(path.read_bytes())
+    spec_registry(tag="recache", url=f"{url}/{path.name}", sha256=sha)
+    cached = W.cache_dir() / "lenet5" / path.name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"garbage")
+    _same_weights(zoo.load("lenet5", weights="recache"), model)
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == sha
+
+
+def test_bundled_file_is_verified(tmp_path, monkeypatch, lenet_file, spec_registry):
+    model, path, sha = lenet_file
+    monkeypatch.setattr(W, "BUNDLED_DIR", path.parent)
+    spec_registry(tag="bundled", file=path.name, sha256=sha)
+    _same_weights(zoo.load("lenet5", weights="bundled"), model)
+    spec_registry(tag="badbundle", file=path.name, sha256="1" * 64)
+    with pytest.raises(W.ChecksumError):
+        zoo.load("lenet5", weights="badbundle")
+
+
+def test_local_paths_and_bad_files(tmp_path, lenet_file):
+    model, path, _ = lenet_file
+    _same_weights(zoo.load("lenet5", weights=str(path)), model)
+    _same_weights(zoo.build("lenet5", weights=path), model)
+    not_h5 = tmp_path / "broken.weights.h5"
+    not_h5.write_bytes(b"this is not HDF5")
+    with pytest.raises(ValueError, match="not a readable weight file"):
+        zoo.build("lenet5", weights=str(not_h5))
+    wrong_suffix = tmp_path / "weights.bin"
+    wrong_suffix.write_bytes(b"0")
+    with pytest.raises(ValueError, match=r"must be a .weights.h5, .h5, .keras file"):
+        zoo.build("lenet5", weights=str(wrong_suffix))
+
+
+def test_keras_file_loads_with_safe_mode(tmp_path):
+    model = zoo.build("resnet20_cifar")
+    path = tmp_path / "r20.keras"
+    model.save(path)
+    _same_weights(zoo.load("resnet20_cifar", weights=str(path)), model)
+    with pytest.raises(ValueError, match="does not fit resnet32_cifar"):
+        zoo.load("resnet32_cifar", weights=str(path))
+
+
+def test_manifest_records_are_well_formed():
+    raw = json.loads(W.MANIFEST_PATH.read_text())
+    for key, record in raw.items():
+        spec = W.WeightSpec.from_dict(record)
+        assert spec.key == key
+        assert spec.url or spec.file, key
+        assert spec.dataset and spec.metrics and spec.license and spec.source, key
+        assert spec.arch in zoo.list_models(), key
+        assert spec.num_params == zoo.build(spec.arch, **spec.builder_args).count_params(), key
+    defaults = [s.arch for s in map(W.WeightSpec.from_dict, raw.values()) if s.default]
+    assert len(defaults) == len(set(defaults)), "one default tag per architecture"
+
+
+@pytest.mark.parametrize("arch,module", [("vgg16", "vgg16"), ("vgg19", "vgg19"),
+                                         ("resnet50", "resnet"), ("resnet101", "resnet"),
+                                         ("resnet152", "resnet")])
+def test_imagenet_records_are_keras_own_files(arch, module):
+    import importlib
+
+    src = importlib.import_module(f"keras.src.applications.{module}")
+    spec = W.get_weight_spec(arch, "imagenet")
+    if module == "resnet":
+        top_hash, notop_hash = src.WEIGHTS_HASHES[arch]
+        assert spec.url == f"{src.BASE_WEIGHTS_PATH}{arch}_weights_tf_dim_ordering_tf_kernels.h5"
+    else:
+        source = Path(src.__file__).read_text()
+        top_hash, notop_hash = [h for h in (spec.md5, spec.notop["md5"]) if h in source]
+        assert spec.url == src.WEIGHTS_PATH and spec.notop["url"] == src.WEIGHTS_PATH_NO_TOP
+    assert (spec.md5, spec.notop["md5"]) == (top_hash, notop_hash)
+
+
+def test_mobilenet_records_use_keras_urls():
+    from keras.src.applications import mobilenet
+
+    for tag, text in [("imagenet", "1_0"), ("imagenet_a075", "7_5"), ("imagenet_a050", "5_0"),
+                      ("imagenet_a025", "2_5")]:
+        spec = W.get_weight_spec("mobilenet", tag)
+        assert spec.url == f"{mobilenet.BASE_WEIGHT_PATH}mobilenet_{text}_224_tf.h5"
+        assert spec.notop["url"] == f"{mobilenet.BASE_WEIGHT_PATH}mobilenet_{text}_224_tf_no_top.h5"
+
+
+def test_imagenet_offline_fails_clearly(monkeypatch):
+    # Route every request to a closed local port: what a machine without network sees,
+    # without ever reaching the real host (tests never use the network).
+    closed = f"http://127.0.0.1:{_free_port()}"
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, closed)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with pytest.raises(W.DownloadError, match=r"resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+                                              r".*offline"):
+        zoo.load("resnet50", include_top=False, pooling="avg")
+    assert _cache_files() == []
+
+
+def test_transfer_by_name_reports(tmp_path):
+    full = zoo.build("resnet18", classes=7, input_shape=(32, 32, 3))
+    headless = zoo.build("resnet18", include_top=False, input_shape=(32, 32, 3))
+    report = W.transfer_by_name(full, headless)
+    assert report.missing == [] and report.shape_mismatch == []
+    assert len(report.matched) == len([layer for layer in headless.layers if layer.weights])
+    _same_weights(headless, full)  # zip stops at the shorter list: the whole body
+    other = zoo.build("resnet18", classes=3, input_shape=(32, 32, 3))
+    assert W.transfer_by_name(full, other).shape_mismatch == ["predictions"]
+
+
+def test_headless_load_from_a_full_file(tmp_path, lenet_file, spec_registry, monkeypatch):
+    # A record with only a full-model file still serves include_top=False.
+    model, path, sha = lenet_file
+    monkeypatch.setattr(W, "BUNDLED_DIR", path.parent)
+    spec_registry(tag="fullonly", file=path.name, sha256=sha, builder_args={"classes": 10},
+                  input_shape=(32, 32, 1))
+    headless = zoo.load("lenet5", weights="fullonly", include_top=False, input_shape=(48, 48, 1))
+    assert headless.output_shape == (None, 6, 6, 120)
+    _same_weights(headless, model)
