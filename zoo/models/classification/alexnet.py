@@ -11,9 +11,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.layers import LocalResponseNormalization, image_input, pool_features, validate_head_args
+from zoo.layers import LocalResponseNormalization, pool_features
+from zoo.models.common import classifier_input
 from zoo.registry import register
-from zoo.weights import apply_weights, check_weights_arg
+from zoo.weights import apply_weights
 
 _CONV = dict(activation="relu", kernel_initializer="he_normal")
 
@@ -73,11 +74,9 @@ def alexnet(include_top: bool = True, weights: str | None = None, input_tensor=N
         >>> alexnet().count_params()
         62378344
     """
-    validate_head_args("alexnet", include_top=include_top, pooling=pooling, classes=classes)
-    check_weights_arg("alexnet", weights, include_top=include_top, classes=classes)
-    inputs, x = image_input(input_shape, input_tensor, model_name="alexnet",
-                            default_shape=(227, 227, 3), min_size=67, fixed_size=True,
-                            include_top=include_top)
+    inputs, x = classifier_input("alexnet", include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes)
 
     # --- layer 1: 227x227x3 -> 55x55x96 -> 27x27x96 ---
     x = layers.Conv2D(96, 11, strides=4, padding="valid", name="conv1", **_CONV)(x)
@@ -135,11 +134,9 @@ def zfnet(include_top: bool = True, weights: str | None = None, input_tensor=Non
         >>> zfnet().count_params()
         62357608
     """
-    validate_head_args("zfnet", include_top=include_top, pooling=pooling, classes=classes)
-    check_weights_arg("zfnet", weights, include_top=include_top, classes=classes)
-    inputs, x = image_input(input_shape, input_tensor, model_name="zfnet",
-                            default_shape=(224, 224, 3), min_size=64, fixed_size=True,
-                            include_top=include_top)
+    inputs, x = classifier_input("zfnet", include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes)
 
     # --- layer 1: 224 -> 110 -> 55 ---
     x = layers.ZeroPadding2D(1, name="conv1_pad")(x)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.layers import LocalResponseNormalization, image_input, pool_features, validate_head_args
+from zoo.layers import LocalResponseNormalization, pool_features
+from zoo.models.common import classifier_input
 from zoo.registry import register
-from zoo.weights import apply_weights, check_weights_arg
+from zoo.weights import apply_weights
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj
 INCEPTION_TABLE: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -106,14 +107,13 @@ def googlenet(include_top: bool = True, weights: str | None = None, input_tensor
         >>> sorted(model.output.keys())
         ['aux1', 'aux2', 'predictions']
     """
-    validate_head_args("googlenet", include_top=include_top, pooling=pooling, classes=classes)
     if aux_classifiers and not include_top:
         raise ValueError("googlenet: `aux_classifiers=True` needs include_top=True. "
                          f"Received: include_top={include_top}")
-    check_weights_arg("googlenet", weights, include_top=include_top, classes=classes)
-    inputs, x = image_input(input_shape, input_tensor, model_name="googlenet",
-                            default_shape=(224, 224, 3), min_size=32,
-                            fixed_size=aux_classifiers, include_top=include_top)
+    inputs, x = classifier_input("googlenet", include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes, fixed_size=aux_classifiers,
+                                 aux_classifiers=aux_classifiers)
 
     # --- stem: 224 -> 112 -> 56 -> 28 ---
     x = layers.Conv2D(64, 7, strides=2, name="conv1_7x7", **_CONV)(x)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.layers import image_input, pool_features, validate_head_args
+from zoo.layers import pool_features
+from zoo.models.common import classifier_input
 from zoo.registry import register
-from zoo.weights import apply_weights, check_weights_arg
+from zoo.weights import apply_weights
 
 
 @register(
@@ -60,11 +61,9 @@ def lenet5(include_top: bool = True, weights: str | None = None, input_tensor=No
         >>> lenet5().count_params()
         61706
     """
-    validate_head_args("lenet5", include_top=include_top, pooling=pooling, classes=classes)
-    check_weights_arg("lenet5", weights, include_top=include_top, classes=classes)
-    inputs, x = image_input(input_shape, input_tensor, model_name="lenet5",
-                            default_shape=(32, 32, 1), min_size=32, fixed_size=True,
-                            include_top=include_top)
+    inputs, x = classifier_input("lenet5", include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes)
     conv = dict(kernel_size=5, padding="valid", kernel_initializer="glorot_uniform")
 
     # --- C1, S2: 32x32x1 -> 28x28x6 -> 14x14x6 ---

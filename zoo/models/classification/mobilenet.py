@@ -12,9 +12,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.layers import image_input, pool_features, validate_head_args
+from zoo.layers import pool_features
+from zoo.models.common import classifier_input
 from zoo.registry import register
-from zoo.weights import apply_weights, check_weights_arg
+from zoo.weights import apply_weights
 
 # (pointwise filters, stride) of the 13 depthwise-separable blocks, paper Table 1.
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
@@ -91,16 +92,15 @@ def mobilenet(include_top: bool = True, weights: str | None = None, input_tensor
         >>> mobilenet().count_params()
         4253864
     """
-    validate_head_args("mobilenet", include_top=include_top, pooling=pooling, classes=classes)
     if not alpha > 0:
         raise ValueError(f"mobilenet: `alpha` must be > 0. Received: alpha={alpha}")
     if not (isinstance(depth_multiplier, int) and depth_multiplier >= 1):
         raise ValueError("mobilenet: `depth_multiplier` must be an integer >= 1. "
                          f"Received: depth_multiplier={depth_multiplier}")
-    check_weights_arg("mobilenet", weights, include_top=include_top, classes=classes,
-                      alpha=alpha, depth_multiplier=depth_multiplier)
-    inputs, x = image_input(input_shape, input_tensor, model_name="mobilenet",
-                            default_shape=(224, 224, 3), min_size=32, include_top=include_top)
+    inputs, x = classifier_input("mobilenet", include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes, alpha=alpha,
+                                 depth_multiplier=depth_multiplier)
 
     x = layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False,
                       kernel_initializer="he_normal", name="conv1")(x)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.layers import PadChannels, image_input, pool_features, validate_head_args
+from zoo.layers import PadChannels, pool_features
+from zoo.models.common import classifier_input
 from zoo.registry import register
-from zoo.weights import apply_weights, check_weights_arg
+from zoo.weights import apply_weights
 
 BN_EPSILON = 1.001e-5  # keras.applications' value, kept for weight compatibility
 _PAPER = dict(
@@ -100,10 +101,9 @@ def _resnet(name: str, block: str, depths: tuple[int, int, int, int], *, include
             weights, input_tensor, input_shape, pooling, classes: int,
             classifier_activation) -> keras.Model:
     """The ImageNet ResNet: 7x7/2 stem + 3x3/2 max-pool, four stacks, global average pool."""
-    validate_head_args(name, include_top=include_top, pooling=pooling, classes=classes)
-    check_weights_arg(name, weights, include_top=include_top, classes=classes)
-    inputs, x = image_input(input_shape, input_tensor, model_name=name,
-                            default_shape=(224, 224, 3), min_size=32, include_top=include_top)
+    inputs, x = classifier_input(name, include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes)
     use_bias = block == "bottleneck"  # Keras' converted weights carry conv biases
 
     # --- stem: explicit padding + "valid" so every backend pads the same way ---
@@ -194,13 +194,12 @@ def _cifar_resnet(name: str, depth: int, *, shortcut: str, include_top: bool, we
                   input_tensor, input_shape, pooling, classes: int,
                   classifier_activation) -> keras.Model:
     """3x3 conv 16 -> three stacks of n basic blocks (16, 32, 64 filters) -> GAP -> dense."""
-    validate_head_args(name, include_top=include_top, pooling=pooling, classes=classes)
     if shortcut not in ("A", "B"):
         raise ValueError(f"{name}: `shortcut` must be 'A' (zero-padding identity, the paper's "
                          f"CIFAR choice) or 'B' (1x1 projection). Received: shortcut={shortcut!r}")
-    check_weights_arg(name, weights, include_top=include_top, classes=classes, shortcut=shortcut)
-    inputs, x = image_input(input_shape, input_tensor, model_name=name,
-                            default_shape=(32, 32, 3), min_size=8, include_top=include_top)
+    inputs, x = classifier_input(name, include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes, shortcut=shortcut)
     n = (depth - 2) // 6
     x = _conv_bn(x, 16, 3, 1, False, "conv1")
     for stage, filters in enumerate((16, 32, 64), start=2):

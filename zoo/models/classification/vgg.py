@@ -11,9 +11,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.layers import image_input, pool_features, validate_head_args
+from zoo.layers import pool_features
+from zoo.models.common import classifier_input
 from zoo.registry import register
-from zoo.weights import apply_weights, check_weights_arg
+from zoo.weights import apply_weights
 
 _PAPER = dict(
     task="classification",
@@ -36,11 +37,9 @@ def preprocess_input(x):
 def _vgg(name: str, block_convs: tuple[int, ...], include_top: bool, weights, input_tensor,
          input_shape, pooling, classes: int, classifier_activation) -> keras.Model:
     """The VGG family: ``block_convs[b]`` 3x3 convolutions in block ``b + 1``."""
-    validate_head_args(name, include_top=include_top, pooling=pooling, classes=classes)
-    check_weights_arg(name, weights, include_top=include_top, classes=classes)
-    inputs, x = image_input(input_shape, input_tensor, model_name=name,
-                            default_shape=(224, 224, 3), min_size=32, fixed_size=True,
-                            include_top=include_top)
+    inputs, x = classifier_input(name, include_top=include_top, weights=weights,
+                                 input_tensor=input_tensor, input_shape=input_shape,
+                                 pooling=pooling, classes=classes)
     filters = (64, 128, 256, 512, 512)
     for block, (n_convs, n_filters) in enumerate(zip(block_convs, filters), start=1):
         for conv in range(1, n_convs + 1):

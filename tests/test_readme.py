@@ -1,0 +1,34 @@
+"""The README's Python examples run as written (ImageNet downloads swapped for random weights,
+since tests never use the network)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks():
+    text = README.read_text()
+    return {m.group(1): m.group(2) for m in re.finditer(
+        r"### ([^\n]+)\n(?:(?!###).)*?```python\n(.*?)```", text, flags=re.S)}
+
+
+def test_readme_has_the_examples():
+    assert {"Transfer learning", "GoogLeNet's auxiliary classifiers",
+            "Supervised autoencoder"} <= set(_blocks())
+
+
+@pytest.mark.parametrize("heading", ["Transfer learning", "GoogLeNet's auxiliary classifiers",
+                                     "Supervised autoencoder"])
+def test_readme_example_runs(heading):
+    code = _blocks()[heading].replace('weights="imagenet"', "weights=None")
+    code = code.replace("epochs=2", "epochs=1")
+    namespace = {}
+    exec(compile(code, f"README.md: {heading}", "exec"), namespace)  # noqa: S102
+    if heading == "Transfer learning":
+        model = namespace["model"]
+        trainable = {w.path.split("/")[-2] for w in model.trainable_weights}
+        assert any(name.startswith("conv5_") for name in trainable)
+        assert not any(name.startswith("conv4_") for name in trainable)
