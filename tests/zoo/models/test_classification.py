@@ -394,3 +394,15 @@ def _saved(tmp_path, model, name):
     path = tmp_path / name
     model.save_weights(path)
     return path
+
+
+@pytest.mark.parametrize("name,kwargs,initializer", [
+    ("lenet5", {}, "GlorotUniform"),             # tanh net: Glorot / Xavier
+    ("alexnet", {"include_top": False}, "HeNormal"),  # ReLU nets: He
+    ("resnet18", {"include_top": False}, "HeNormal"),
+    ("googlenet", {"include_top": False}, "HeNormal"),
+])
+def test_initialisers_follow_the_activation(name, kwargs, initializer):
+    model = zoo.build(name, **kwargs)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and all(type(c.kernel_initializer).__name__ == initializer for c in convs)
