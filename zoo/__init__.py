@@ -79,7 +79,7 @@ def load(name: str, weights: str | None = "default", **kwargs: Any) -> keras.Mod
     if weights is None or _weights._is_path(weights):
         return entry.builder(weights=weights, **kwargs)
     spec = _weights.get_weight_spec(arch, weights)
-    _weights.check_weights_arg(arch, spec.tag, **kwargs)
+    # The builder checks that no keyword contradicts the record (check_weights_arg).
     args = {**spec.builder_args, **kwargs}
     return entry.builder(weights=spec.tag, **args)
 
