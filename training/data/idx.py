@@ -64,3 +64,13 @@ def load_mnist(folder: str | Path, split: str = "train") -> tuple[np.ndarray, np
     if labels.max(initial=0) > 9:
         raise ValueError(f"{folder}: label {labels.max()} out of range 0-9.")
     return images, labels
+
+
+def mnist(folder: str | Path, split: str = "train") -> "LabelledSource":
+    """MNIST's IDX files as a `LabelledSource` of uint8 ``(N, 28, 28, 1)`` digits."""
+    from training.data.sources import LabelledSource
+
+    images, labels = load_mnist(folder, split)
+    return LabelledSource(kind="arrays", items=images[..., None], labels=labels.astype(np.int64),
+                          class_names=tuple(str(d) for d in range(10)),
+                          name=f"mnist/{split}")
