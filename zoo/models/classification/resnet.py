@@ -192,8 +192,12 @@ resnet152 = _variant(
 
 def _cifar_resnet(name: str, depth: int, *, shortcut: str, include_top: bool, weights,
                   input_tensor, input_shape, pooling, classes: int,
-                  classifier_activation) -> keras.Model:
+                  classifier_activation, dropout: float = 0.0,
+                  spatial_dropout: float = 0.0) -> keras.Model:
     """3x3 conv 16 -> three stacks of n basic blocks (16, 32, 64 filters) -> GAP -> dense."""
+    for arg, rate in (("dropout", dropout), ("spatial_dropout", spatial_dropout)):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"{name}: `{arg}` must be a rate in [0, 1). Received: {arg}={rate!r}")
     if shortcut not in ("A", "B"):
         raise ValueError(f"{name}: `shortcut` must be 'A' (zero-padding identity, the paper's "
                          f"CIFAR choice) or 'B' (1x1 projection). Received: shortcut={shortcut!r}")
@@ -206,8 +210,12 @@ def _cifar_resnet(name: str, depth: int, *, shortcut: str, include_top: bool, we
         for i in range(1, n + 1):
             stride = 2 if (i == 1 and stage > 2) else 1
             x = basic_block(x, filters, stride, shortcut=shortcut, name=f"conv{stage}_block{i}")
+        if spatial_dropout:  # drops whole feature maps (Tompson et al. 2015); no weights
+            x = layers.SpatialDropout2D(spatial_dropout, name=f"conv{stage}_spatial_dropout")(x)
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="top_dropout")(x)
         x = layers.Dense(classes, activation=classifier_activation,
                          kernel_initializer="he_normal", name="predictions")(x)
     else:
@@ -224,11 +232,13 @@ def _cifar_variant(depth: int, params: int, paper_params: str):
     def builder(include_top: bool = True, weights: str | None = None, input_tensor=None,
                 input_shape: tuple[int, int, int] | None = None, pooling: str | None = None,
                 classes: int = 10, classifier_activation: str | None = "softmax",
-                shortcut: str = "A") -> keras.Model:
+                shortcut: str = "A", dropout: float = 0.0,
+                spatial_dropout: float = 0.0) -> keras.Model:
         return _cifar_resnet(name, depth, shortcut=shortcut, include_top=include_top,
                              weights=weights, input_tensor=input_tensor,
                              input_shape=input_shape, pooling=pooling, classes=classes,
-                             classifier_activation=classifier_activation)
+                             classifier_activation=classifier_activation, dropout=dropout,
+                             spatial_dropout=spatial_dropout)
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = (
@@ -241,7 +251,9 @@ def _cifar_variant(depth: int, params: int, paper_params: str):
         "    channels where the width doubles (option A, no extra parameters);\n"
         "    ``shortcut='B'`` uses 1x1 projections instead.\n" +
         _SIGNATURE_DOC.replace("(224, 224, 3)", "(32, 32, 3)").replace(">= 32", ">= 8") +
-        "        shortcut: ``'A'`` (paper) or ``'B'``.\n")
+        "        shortcut: ``'A'`` (paper) or ``'B'``.\n"
+        "        dropout: dropout rate before the classifier (0: none, the paper).\n"
+        "        spatial_dropout: SpatialDropout2D rate after each stack (0: none).\n")
     return register(name, params=params, params_source=f"paper Table 6: {paper_params}",
                     input_shape=(32, 32, 3), min_size=8, preprocessing="unit",
                     feature_layers={"P0": f"conv2_block{n}_out", "P1": f"conv3_block{n}_out",

@@ -1,0 +1,781 @@
+"""Speed is measured, not guessed: throughput ratios against a reference run in the same process.
+
+    python -m training.bench [--models resnet50,vgg16,mobilenet] [--batch-size 32]
+        [--image-size 224] [--steps 10] [--repeats 5] [--mixed-precision bfloat16]
+        [--pipeline-images 2000] [--data synthetic|cifar10] [--torch/--no-torch]
+        [--json OUT.json] [--tiny]
+
+A lone absolute time says little: it depends on the machine, the drivers, the load, the
+thermal state. So every number this script prints is a *ratio* of two rates measured in the
+same process, alternately, on the same data:
+
+* **zoo model vs its reference** (ResNet-50 vs ``keras.applications.ResNet50``, VGG-16 vs
+  ``VGG16``, MobileNet vs ``MobileNet``): the layouts are equal, so the ratio should be about
+  1.0 (target: >= 0.97) for training (``train_on_batch``) and inference (``predict_on_batch``).
+* **the tf.data pipeline vs the model it feeds**: synthetic JPEGs (or CIFAR-10) decoded,
+  prepared, cached, shuffled, batched and augmented by `training.data.pipeline.make_pipeline`,
+  against the training rate of the CIFAR ResNet-20 on the same batch and image size
+  (target: pipeline >= 5x the model, so the model never waits for data).
+* **zoo ResNet-50 under Keras vs torchvision's ResNet-50** (``--torch``, default on when CUDA
+  is available): both with mixed precision (Keras policy vs ``torch.autocast``) and SGD with
+  momentum, torch in ``channels_last`` (target: >= 0.9).
+
+Method (`time_trials`): build both models, compile them identically, run one untimed step of
+each (tracing and XLA compilation), then time trials A, B, A, B, ... so that drift (clock
+boosts, other processes, thermal throttling) hits both sides equally. A trial is ``--steps``
+steps; its rate is ``batch_size * steps / seconds``; each side reports the median rate over
+``--repeats`` trials, and ratio = median(zoo) / median(reference). Every step is synchronised:
+``train_on_batch`` and ``predict_on_batch`` return NumPy values, which waits for the device.
+
+The model rows only use Keras, so they run under ``KERAS_BACKEND=tensorflow``, ``jax`` or
+``torch``; TensorFlow is imported only by the pipeline row, which is skipped with a note where
+TensorFlow is missing (the lent GPU machine has JAX and PyTorch only). The script prints
+"met" / "not met" per target and never asserts; ``--json`` writes every number, per trial,
+with the device, backend, versions and settings.
+
+Example:
+    >>> from training import bench
+    >>> result = bench.main(["--tiny", "--models", "mobilenet"])   # doctest: +SKIP
+    >>> result["pairs"][0]["train"]["ratio"]                        # doctest: +SKIP
+    1.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+import zoo
+from zoo.registry import get_entry
+
+# zoo name -> the keras.applications builder with the same layout.
+REFERENCES: dict[str, Callable[..., keras.Model]] = {
+    "resnet50": keras.applications.ResNet50,
+    "resnet101": keras.applications.ResNet101,
+    "resnet152": keras.applications.ResNet152,
+    "vgg16": keras.applications.VGG16,
+    "vgg19": keras.applications.VGG19,
+    "mobilenet": keras.applications.MobileNet,
+}
+PIPELINE_MODEL = "resnet20_cifar"  # the model whose training rate the pipeline must outrun
+TARGETS = {"train": 0.97, "infer": 0.97, "pipeline": 5.0, "torch": 0.9}
+TINY = {"image_size": 32, "batch_size": 2, "steps": 2, "repeats": 2, "pipeline_images": 32,
+        "pipeline_epochs": 2, "classes": 10}
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------------------
+
+def time_trials(fns: dict[str, Callable[[], Any]], repeats: int,
+                warmup: int = 0) -> dict[str, list[float]]:
+    """Times each function ``repeats`` times, alternating: A, B, A, B, ...
+
+    Alternating (rather than all of A, then all of B) spreads slow drift of the machine (clock
+    boost, other processes, heat) evenly over both sides, so their ratio stays honest.
+
+    Args:
+        fns: name -> a function that runs one trial and returns only when the work is done
+            (synchronised: convert a device result to a Python float or NumPy array).
+        repeats: timed trials per function.
+        warmup: untimed alternating rounds before (compilation, caches, autotuning).
+
+    Returns:
+        name -> ``repeats`` wall-clock durations in seconds, in trial order.
+
+    Example:
+        >>> times = time_trials({"a": lambda: sum(range(1000)), "b": lambda: None}, repeats=3)
+        >>> [len(t) for t in times.values()]
+        [3, 3]
+    """
+    if repeats < 1:
+        raise ValueError(f"`repeats` must be >= 1. Received: {repeats}")
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def rates(times: list[float], images_per_trial: int) -> dict[str, Any]:
+    """Per-trial images/s and their median, from trial durations."""
+    per_trial = [images_per_trial / t for t in times]
+    return {"images_per_s": statistics.median(per_trial), "trials_images_per_s": per_trial,
+            "trials_s": list(times)}
+
+
+def repeat_steps(step: Callable[[], Any], steps: int) -> Callable[[], Any]:
+    """A trial: ``steps`` calls of ``step`` (each synchronised), returning the last result."""
+    def trial():
+        result = None
+        for _ in range(steps):
+            result = step()
+        return result
+    return trial
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine description and memory
+# ---------------------------------------------------------------------------------------------
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (MiB; Linux reports ``ru_maxrss`` in KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def accelerator_peak_mb() -> float | None:
+    """Peak accelerator memory of this process so far (MiB), where the backend reports it.
+
+    JAX: ``peak_bytes_in_use`` of the first device (GPU only; CPU devices report nothing).
+    TensorFlow: ``get_memory_info("GPU:0")["peak"]``. Torch backend: ``max_memory_allocated``.
+    """
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats() or {}
+            peak = stats.get("peak_bytes_in_use")
+            return None if peak is None else peak / 2**20
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.max_memory_allocated() / 2**20
+    except Exception:  # memory statistics are informative only
+        return None
+    return None
+
+
+def memory_snapshot() -> dict[str, float | None]:
+    return {"peak_rss_mb": round(peak_rss_mb(), 1), "accelerator_peak_mb": accelerator_peak_mb()}
+
+
+def describe_device() -> dict[str, Any]:
+    """The CPU (model, cores usable by this process) and the backend's accelerator, if any."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info: dict[str, Any] = {"cpu": cpu, "cpu_cores": cores, "accelerator": None}
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            d = jax.devices()[0]
+            if d.platform != "cpu":
+                info["accelerator"] = f"{d.device_kind} ({d.platform}, {len(jax.devices())} device(s))"
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+                info["accelerator"] = f"{name} ({len(gpus)} device(s))"
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                info["accelerator"] = torch.cuda.get_device_name(0)
+    except Exception as e:  # pragma: no cover - description only
+        info["accelerator_error"] = str(e)
+    info["summary"] = info["accelerator"] or f"CPU: {cpu}, {cores} cores"
+    return info
+
+
+# ---------------------------------------------------------------------------------------------
+# Model rows: zoo model vs keras.applications reference
+# ---------------------------------------------------------------------------------------------
+
+def random_batch(batch_size: int, image_size: int, classes: int, seed: int = 0):
+    """One fixed batch: images uniform in [0, 1] ``(B, S, S, 3)`` float32, integer labels."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch_size, image_size, image_size, 3), dtype=np.float32)
+    y = rng.integers(0, classes, size=(batch_size,)).astype("int32")
+    return x, y
+
+
+def compile_for_bench(model: keras.Model) -> keras.Model:
+    """The one compile configuration of every benchmarked model: SGD with momentum 0.9,
+    sparse categorical cross-entropy, no metrics, the backend's default ``jit_compile``."""
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def build_classifier(builder: Callable[..., keras.Model], image_size: int, classes: int,
+                     include_top: bool) -> keras.Model:
+    """``builder(weights=None, ...)`` with its own top, or headless + average pooling + the
+    same Dense softmax on either side (VGG's fully connected top needs 224x224 in the zoo)."""
+    shape = (image_size, image_size, 3)
+    if include_top:
+        return builder(weights=None, input_shape=shape, classes=classes)
+    base = builder(weights=None, include_top=False, input_shape=shape, pooling="avg")
+    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(base.output)
+    return keras.Model(base.input, outputs, name=f"{base.name}_avg_dense")
+
+
+def _zoo_builder(name: str) -> Callable[..., keras.Model]:
+    return lambda **kwargs: zoo.build(name, **kwargs)
+
+
+def _top_fits(zoo_name: str, image_size: int) -> bool:
+    """Whether the zoo model takes its classifier top at this size (VGG's: 224x224 only)."""
+    entry = get_entry(zoo_name)
+    return not entry.fixed_size_top or tuple(entry.input_shape[:2]) == (image_size, image_size)
+
+
+def _steps_of(model: keras.Model, x, y) -> tuple[Callable[[], float], Callable[[], Any]]:
+    """Synchronised single-step callables: a training step (returns the loss as a float) and an
+    inference step (returns NumPy probabilities)."""
+    def train_step() -> float:
+        return float(np.asarray(model.train_on_batch(x, y)).ravel()[0])
+
+    def infer_step():
+        return np.asarray(model.predict_on_batch(x))
+
+    return train_step, infer_step
+
+
+def _untimed_first_steps(steps: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Runs each step once (tracing + compilation) and returns how long that took."""
+    first = {}
+    for name, step in steps.items():
+        start = time.perf_counter()
+        step()
+        first[name] = time.perf_counter() - start
+    return first
+
+
+def bench_pair(zoo_name: str, reference_builder: Callable[..., keras.Model] | None = None, *,
+               batch_size: int = 32, image_size: int = 224, steps: int = 10, repeats: int = 5,
+               classes: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Training and inference images/s of a zoo model and its reference, alternately timed.
+
+    Both models are built with random weights on the same input size and classes, compiled
+    identically (`compile_for_bench`) and fed the same in-memory batch. Training runs
+    ``model.train_on_batch``, inference ``model.predict_on_batch``; one untimed step each
+    compiles, then `time_trials` alternates zoo, reference, zoo, ... With no reference the
+    zoo model is timed alone (no ratio).
+
+    Args:
+        zoo_name: a registry name (``"resnet50"``).
+        reference_builder: a keras.applications-style builder (``keras.applications.ResNet50``);
+            default: ``REFERENCES[zoo_name]``, or none for models without one.
+        batch_size, image_size, steps, repeats, classes, seed: see the CLI.
+
+    Returns:
+        ``{"model", "reference", "head", "train": {"zoo": {...}, "reference": {...}, "ratio"},
+        "infer": {...}, "first_step_s", "final_loss", "jit_compile", memory}``; each side holds
+        the median ``images_per_s`` and the per-trial rates and durations.
+    """
+    if reference_builder is None:
+        reference_builder = REFERENCES.get(zoo_name)
+    include_top = _top_fits(zoo_name, image_size)
+    keras.utils.set_random_seed(seed)
+    models = {"zoo": build_classifier(_zoo_builder(zoo_name), image_size, classes, include_top)}
+    if reference_builder is not None:
+        models["reference"] = build_classifier(reference_builder, image_size, classes, include_top)
+    x, y = random_batch(batch_size, image_size, classes, seed)
+    # Backend-native tensors, made once: no host-to-device copy inside the timed steps.
+    x, y = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+    train, infer = {}, {}
+    for side, model in models.items():
+        compile_for_bench(model)
+        train[side], infer[side] = _steps_of(model, x, y)
+
+    row: dict[str, Any] = {
+        "model": zoo_name,
+        "reference": (f"keras.applications.{reference_builder.__name__}"
+                      if reference_builder is not None else None),
+        "head": "top" if include_top else "avg_pool+dense",
+        "params": {side: int(m.count_params()) for side, m in models.items()},
+        "first_step_s": {"train": _untimed_first_steps(train), "infer": _untimed_first_steps(infer)},
+    }
+    images = batch_size * steps
+    for task, step_fns in (("train", train), ("infer", infer)):
+        times = time_trials({side: repeat_steps(fn, steps) for side, fn in step_fns.items()},
+                            repeats)
+        result = {side: rates(t, images) for side, t in times.items()}
+        if "reference" in result:
+            result["ratio"] = result["zoo"]["images_per_s"] / result["reference"]["images_per_s"]
+        row[task] = result
+    row["final_loss"] = {side: fn() for side, fn in train.items()}
+    row["jit_compile"] = {side: bool(m.jit_compile) for side, m in models.items()}
+    row.update(memory_snapshot())
+    del models
+    keras.backend.clear_session()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# The tf.data pipeline alone
+# ---------------------------------------------------------------------------------------------
+
+def write_synthetic_jpegs(root: str | Path, count: int, size: int = 32,
+                          classes: tuple[str, ...] = ("a", "b"), seed: int = 0) -> Path:
+    """Writes ``count`` colourful random JPEGs as ``root/<class>/<i>.jpg`` (an image folder).
+
+    Each image is a smooth random colour field (a few random pixels upsampled) with noise, so
+    it compresses like a photo rather than like pure noise or a flat colour.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        coarse = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+        field = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BILINEAR), np.int16)
+        noise = rng.integers(-20, 21, size=field.shape, dtype=np.int16)
+        image = np.clip(field + noise, 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(root / classes[i % len(classes)] / f"{i}.jpg", quality=90)
+    return root
+
+
+def _epoch_time(ds) -> tuple[float, int]:
+    """Iterates a dataset once; returns (seconds, images)."""
+    start, images = time.perf_counter(), 0
+    for x, _ in ds:
+        images += int(x.shape[0])
+    return time.perf_counter() - start, images
+
+
+def bench_pipeline(source, *, batch_size: int, image_size: int, epochs: int = 3,
+                   augment: Callable | None = None) -> dict[str, Any]:
+    """images/s of `make_pipeline` alone (no model), with and without its cache.
+
+    With ``cache=True`` the first epoch decodes and fills the cache (the decode cost) and later
+    epochs read the cache (the steady state of a training run); with ``cache=False`` every
+    epoch decodes. Reported rates: ``first_epoch``, ``cached`` and ``no_cache`` (medians over
+    the epochs after the first, and over all ``no_cache`` epochs).
+
+    Args:
+        source: a `training.data.sources.LabelledSource` (an image folder of JPEGs).
+        batch_size, image_size: as the model is trained.
+        epochs: passes with the cache (>= 2: one to fill it, then cached reads); the same
+            number without.
+        augment: a Keras layer applied per batch (e.g. ``RandomFlip``), or None.
+    """
+    from training.data.pipeline import make_pipeline
+
+    epochs = max(2, epochs)
+    common = dict(batch_size=batch_size, training=True, image_size=(image_size, image_size),
+                  channels=3, augment=augment)
+    cached = make_pipeline(source.dataset(), cache=True, **common)
+    cached_times = [_epoch_time(cached) for _ in range(epochs)]
+    plain = make_pipeline(source.dataset(), cache=False, **common)
+    plain_times = [_epoch_time(plain) for _ in range(epochs)]
+    n = cached_times[0][1]
+    return {
+        "source": source.name, "images": n, "epochs": epochs, "batch_size": batch_size,
+        "image_size": image_size, "augment": type(augment).__name__ if augment else None,
+        "first_epoch_images_per_s": n / cached_times[0][0],
+        "cached_images_per_s": statistics.median(i / t for t, i in cached_times[1:]),
+        "no_cache_images_per_s": statistics.median(i / t for t, i in plain_times),
+        "epochs_s": {"cache": [t for t, _ in cached_times], "no_cache": [t for t, _ in plain_times]},
+    }
+
+
+def tensorflow_available() -> bool:
+    """Whether TensorFlow can be imported (the pipeline row needs it; nothing else does)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras (zoo ResNet-50) vs PyTorch (torchvision ResNet-50)
+# ---------------------------------------------------------------------------------------------
+
+def torch_train_step(model, x, y, *, precision: str | None, device) -> Callable[[], Any]:
+    """A PyTorch training step as usually written for speed: channels_last, SGD momentum 0.9,
+    autocast to ``precision`` (``"bfloat16"`` / ``"float16"``, with a GradScaler for float16).
+
+    The step does not synchronise (the usual asynchronous torch loop); the trial around it
+    does (`torch_trial`). Returns a function running one step and returning the loss tensor.
+    """
+    import torch
+
+    model = model.to(device, memory_format=torch.channels_last).train()
+    x = x.to(device).contiguous(memory_format=torch.channels_last)
+    y = y.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, None: None}[precision]
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = loss_fn(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return loss
+
+    return step
+
+
+def torch_trial(step: Callable[[], Any], steps: int, device) -> Callable[[], float]:
+    """``steps`` torch steps, then a synchronisation (CUDA) and the last loss as a float."""
+    import torch
+
+    def trial() -> float:
+        loss = None
+        for _ in range(steps):
+            loss = step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return float(loss.detach().float().cpu())
+
+    return trial
+
+
+def torchvision_available() -> bool:
+    return (importlib.util.find_spec("torch") is not None
+            and importlib.util.find_spec("torchvision") is not None)
+
+
+def bench_torch_resnet50(*, batch_size: int = 32, image_size: int = 224, steps: int = 10,
+                         repeats: int = 5, precision: str | None = None, classes: int = 1000,
+                         device: str | None = None, zoo_name: str = "resnet50",
+                         torch_builder: Callable[[int], Any] | None = None,
+                         seed: int = 0) -> dict[str, Any]:
+    """Training images/s of the zoo ResNet-50 under Keras vs torchvision's ResNet-50, alternately.
+
+    The Keras side uses the current backend (JAX on the GPU machine) with the mixed-precision
+    policy ``mixed_<precision>`` (the caller sets it before building, see `main`); the torch
+    side uses ``torch.autocast`` (+ GradScaler for float16) and channels_last. Same batch,
+    image size, classes, optimizer (SGD momentum 0.9) and loss on both sides.
+
+    Args:
+        batch_size, image_size, steps, repeats, classes, seed: see the CLI.
+        precision: ``None`` (float32), ``"bfloat16"`` or ``"float16"`` for the torch side.
+        device: ``"cuda"`` or ``"cpu"``; default: CUDA when available.
+        zoo_name: the Keras model (tests use a small one to exercise the torch loop on CPU).
+        torch_builder: ``classes -> torch.nn.Module``; default
+            ``torchvision.models.resnet50(num_classes=classes)``.
+
+    Returns:
+        ``{"keras": {...}, "torch": {...}, "ratio": keras / torch, ...}`` with median and
+        per-trial images/s of each side.
+    """
+    import torch
+
+    if torch_builder is None:
+        import torchvision
+
+        def torch_builder(n):
+            return torchvision.models.resnet50(num_classes=n)
+        torch_name = "torchvision.models.resnet50"
+    else:
+        torch_name = getattr(torch_builder, "__name__", "custom")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(seed)
+    x_np, y_np = random_batch(batch_size, image_size, classes, seed)
+
+    keras.utils.set_random_seed(seed)
+    model = compile_for_bench(zoo.build(zoo_name, weights=None,
+                                        input_shape=(image_size, image_size, 3), classes=classes))
+    keras_step, _ = _steps_of(model, keras.ops.convert_to_tensor(x_np),
+                              keras.ops.convert_to_tensor(y_np))
+    t_step = torch_train_step(torch_builder(classes),
+                              torch.from_numpy(x_np).permute(0, 3, 1, 2),  # NHWC -> NCHW
+                              torch.from_numpy(y_np).long(), precision=precision, device=device)
+    trials = {"keras": repeat_steps(keras_step, steps), "torch": torch_trial(t_step, steps, device)}
+    first = _untimed_first_steps({"keras": keras_step, "torch": torch_trial(t_step, 1, device)})
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = time_trials(trials, repeats)
+    result = {side: rates(t, batch_size * steps) for side, t in times.items()}
+    row = {
+        "model": zoo_name, "reference": torch_name, "device": str(device),
+        "keras_backend": keras.backend.backend(), "precision": precision or "float32",
+        "keras_dtype_policy": keras.mixed_precision.global_policy().name,
+        "keras": result["keras"], "torch": result["torch"],
+        "ratio": result["keras"]["images_per_s"] / result["torch"]["images_per_s"],
+        "first_step_s": first, "jit_compile": bool(model.jit_compile),
+        "final_loss": {"keras": keras_step(), "torch": trials["torch"]()},
+        "torch_cuda_peak_mb": (torch.cuda.max_memory_allocated() / 2**20
+                               if device.type == "cuda" else None),
+    }
+    row.update(memory_snapshot())
+    del model
+    keras.backend.clear_session()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def format_table(pairs: list[dict[str, Any]]) -> str:
+    """The model rows as an aligned text table."""
+    header = ("model", "reference", "size", "train zoo img/s", "train ref img/s", "train ratio",
+              "infer zoo img/s", "infer ref img/s", "infer ratio", "peak RSS MB")
+    lines = [header]
+    for p in pairs:
+        tr, inf = p["train"], p["infer"]
+        lines.append((
+            p["model"] + ("" if p["head"] == "top" else " (avg+dense)"),
+            (p["reference"] or "-").replace("keras.applications.", "k.a."),
+            str(p["image_size"]),
+            _fmt(tr["zoo"]["images_per_s"]), _fmt(tr.get("reference", {}).get("images_per_s")),
+            _fmt(tr.get("ratio"), ".3f"),
+            _fmt(inf["zoo"]["images_per_s"]), _fmt(inf.get("reference", {}).get("images_per_s")),
+            _fmt(inf.get("ratio"), ".3f"), _fmt(p["peak_rss_mb"], ".0f")))
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))) for row in lines)
+
+
+def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per target: what was measured, the threshold, and whether it was met."""
+    checks = []
+
+    def check(name: str, value: float | None, threshold: float):
+        if value is not None:
+            checks.append({"target": name, "value": value, "threshold": threshold,
+                           "met": bool(value >= threshold)})
+
+    for p in result["pairs"]:
+        if p["reference"]:
+            check(f"train ratio {p['model']}", p["train"]["ratio"], TARGETS["train"])
+            check(f"infer ratio {p['model']}", p["infer"]["ratio"], TARGETS["infer"])
+    pipe = result.get("pipeline")
+    if pipe and "ratio_cached" in pipe:
+        check(f"pipeline (cached) / {PIPELINE_MODEL} train", pipe["ratio_cached"],
+              TARGETS["pipeline"])
+        check(f"pipeline (no cache) / {PIPELINE_MODEL} train", pipe["ratio_no_cache"],
+              TARGETS["pipeline"])
+    tr = result.get("torch")
+    if tr and "ratio" in tr:
+        check(f"train ratio {tr['model']} keras/torch", tr["ratio"], TARGETS["torch"])
+    return checks
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.bench",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resnet50,vgg16,mobilenet",
+                        help=f"comma-separated zoo names; references: {', '.join(REFERENCES)}")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 32")
+    parser.add_argument("--image-size", type=int, default=None, help="default 224")
+    parser.add_argument("--steps", type=int, default=None, help="steps per trial (default 10)")
+    parser.add_argument("--repeats", type=int, default=None, help="trials per side (default 5)")
+    parser.add_argument("--classes", type=int, default=None, help="default 1000")
+    parser.add_argument("--mixed-precision", choices=("bfloat16", "float16"), default=None)
+    parser.add_argument("--data", default="synthetic", choices=("synthetic", "cifar10"),
+                        help="pipeline input: synthetic JPEGs, or the CIFAR-10 train zip")
+    parser.add_argument("--pipeline-images", type=int, default=None,
+                        help="images in the pipeline benchmark (default 2000)")
+    parser.add_argument("--pipeline-image-size", type=int, default=32,
+                        help=f"pipeline and {PIPELINE_MODEL} image size (default 32, CIFAR's)")
+    parser.add_argument("--pipeline-epochs", type=int, default=None, help="default 3")
+    parser.add_argument("--torch", action=argparse.BooleanOptionalAction, default=None,
+                        help="zoo ResNet-50 (Keras) vs torchvision ResNet-50; default: on "
+                             "when CUDA is available")
+    parser.add_argument("--json", default=None, help="write every number to this file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tiny", action="store_true",
+                        help="32x32, batch 2, 2 steps, 2 repeats, 32 pipeline images (smoke test)")
+    args = parser.parse_args(argv)
+    defaults = {"image_size": 224, "batch_size": 32, "steps": 10, "repeats": 5,
+                "pipeline_images": 2000, "pipeline_epochs": 3, "classes": 1000}
+    if args.tiny:
+        defaults.update(TINY)
+        args.pipeline_image_size = 32
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _pipeline_section(args, note) -> dict[str, Any] | None:
+    """The pipeline row (TensorFlow) or None with a printed note."""
+    if not tensorflow_available():
+        note("pipeline: skipped, TensorFlow is not importable here (the tf.data pipeline "
+             "needs it; the model rows do not).")
+        return None
+    from training.data import load_source
+    from training.data.folders import image_folder
+
+    augment = keras.layers.RandomFlip("horizontal", seed=args.seed)
+    if args.data == "cifar10":
+        source = load_source("cifar10", "train")
+        if args.pipeline_images and args.pipeline_images < len(source):
+            order = np.random.default_rng(args.seed).permutation(len(source))
+            source = source.subset(order[:args.pipeline_images], name="cifar10/train (subset)")
+        return bench_pipeline(source, batch_size=args.batch_size,
+                              image_size=args.pipeline_image_size,
+                              epochs=args.pipeline_epochs, augment=augment)
+    with tempfile.TemporaryDirectory(prefix="zoo_bench_") as tmp:
+        write_synthetic_jpegs(tmp, args.pipeline_images, size=args.pipeline_image_size,
+                              seed=args.seed)
+        source = image_folder(tmp)
+        result = bench_pipeline(source, batch_size=args.batch_size,
+                                image_size=args.pipeline_image_size,
+                                epochs=args.pipeline_epochs, augment=augment)
+    result["source"] = f"{args.pipeline_images} synthetic {args.pipeline_image_size}x" \
+                       f"{args.pipeline_image_size} JPEGs, 2 classes"
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Runs the benchmark, prints the table and target lines, optionally writes JSON.
+
+    Returns:
+        Everything measured: ``{"settings", "device", "pairs", "pipeline", "torch",
+        "targets", "notes"}``.
+    """
+    args = parse_args(argv)
+    notes: list[str] = []
+
+    def note(text: str):
+        notes.append(text)
+        print(f"note: {text}", flush=True)
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    previous_policy = keras.mixed_precision.global_policy()
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{args.mixed_precision}")
+    result: dict[str, Any] = {
+        "settings": {"backend": keras.backend.backend(), "keras": keras.__version__,
+                     "python": platform.python_version(), "batch_size": args.batch_size,
+                     "image_size": args.image_size, "steps": args.steps,
+                     "repeats": args.repeats, "classes": args.classes,
+                     "precision": keras.mixed_precision.global_policy().name,
+                     "pipeline_image_size": args.pipeline_image_size, "data": args.data,
+                     "argv": list(argv) if argv is not None else sys.argv[1:]},
+        "device": describe_device(), "pairs": [], "pipeline": None, "torch": None,
+        "notes": notes,
+    }
+    print(f"backend {keras.backend.backend()} | keras {keras.__version__} | "
+          f"{result['device']['summary']} | batch {args.batch_size} | "
+          f"precision {result['settings']['precision']}", flush=True)
+    try:
+        common = dict(batch_size=args.batch_size, steps=args.steps, repeats=args.repeats,
+                      classes=args.classes, seed=args.seed)
+        for name in models:
+            if name not in REFERENCES:
+                note(f"{name}: no keras.applications reference; timed alone.")
+            print(f"... {name}", flush=True)
+            row = bench_pair(name, image_size=args.image_size, **common)
+            row["image_size"] = args.image_size
+            result["pairs"].append(row)
+
+        print(f"... {PIPELINE_MODEL} (the pipeline ratio's denominator)", flush=True)
+        denominator = bench_pair(PIPELINE_MODEL, None, image_size=args.pipeline_image_size,
+                                 **common)
+        denominator["image_size"] = args.pipeline_image_size
+        result["pairs"].append(denominator)
+
+        print("... tf.data pipeline", flush=True)
+        pipe = _pipeline_section(args, note)
+        if pipe is not None:
+            model_rate = denominator["train"]["zoo"]["images_per_s"]
+            pipe.update(model=PIPELINE_MODEL, model_train_images_per_s=model_rate,
+                        ratio_first_epoch=pipe["first_epoch_images_per_s"] / model_rate,
+                        ratio_cached=pipe["cached_images_per_s"] / model_rate,
+                        ratio_no_cache=pipe["no_cache_images_per_s"] / model_rate)
+            result["pipeline"] = pipe
+
+        use_torch = args.torch if args.torch is not None else _cuda_available()
+        if use_torch:
+            if not torchvision_available():
+                note("torch row: skipped, torch and torchvision are needed "
+                     "(`import torchvision` failed).")
+            else:
+                print("... zoo resnet50 (Keras) vs torchvision resnet50", flush=True)
+                result["torch"] = bench_torch_resnet50(
+                    image_size=args.image_size, precision=args.mixed_precision, **common)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+    result["targets"] = check_targets(result)
+    print_report(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        print(f"wrote {args.json}")
+    return result
+
+
+def print_report(result: dict[str, Any]) -> None:
+    """The table, the pipeline and torch lines, then one met / not met line per target."""
+    s = result["settings"]
+    print()
+    print(f"train: train_on_batch, infer: predict_on_batch; batch {s['batch_size']}, "
+          f"{s['steps']} steps x {s['repeats']} alternating trials, medians; "
+          f"{s['precision']}; {s['backend']} backend; {result['device']['summary']}")
+    print(format_table(result["pairs"]))
+    pipe = result.get("pipeline")
+    if pipe:
+        print(f"\npipeline ({pipe['source']}, batch {pipe['batch_size']}, "
+              f"{pipe['image_size']}x{pipe['image_size']}, augment {pipe['augment']}): "
+              f"first epoch {pipe['first_epoch_images_per_s']:.0f} img/s, "
+              f"cached {pipe['cached_images_per_s']:.0f} img/s, "
+              f"no cache {pipe['no_cache_images_per_s']:.0f} img/s; "
+              f"{pipe['model']} trains at {pipe['model_train_images_per_s']:.1f} img/s -> "
+              f"x{pipe['ratio_cached']:.1f} cached, x{pipe['ratio_no_cache']:.1f} no cache")
+    tr = result.get("torch")
+    if tr:
+        print(f"\n{tr['model']} keras/{tr['keras_backend']} ({tr['keras_dtype_policy']}) "
+              f"{tr['keras']['images_per_s']:.1f} img/s vs {tr['reference']} on {tr['device']} "
+              f"({tr['precision']}, channels_last) {tr['torch']['images_per_s']:.1f} img/s: "
+              f"ratio {tr['ratio']:.3f}")
+    print()
+    for t in result["targets"]:
+        print(f"{t['target']} {t['value']:.2f} >= {t['threshold']:g}: "
+              f"{'met' if t['met'] else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()

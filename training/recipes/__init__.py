@@ -1,0 +1,143 @@
+"""Training recipes: one small file per shipped weight (model, data, schedule, epochs).
+
+A recipe is a `Recipe` record; ``python -m training.train lenet5_mnist`` runs the one in
+``training/recipes/lenet5_mnist.py``, and command-line flags override single fields
+(``--epochs 3 --batch-size 64``). A recipe may also be a JSON file of the same fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "step", "exponential", "polynomial", "cosine", "onecycle")
+
+
+@dataclasses.dataclass
+class Recipe:
+    """Everything that determines a training run (and so a weight file).
+
+    Attributes:
+        name: the recipe's name (its file name).
+        model: a zoo registry name; ``builder_args`` go to ``zoo.build``.
+        dataset: a `training.data.load_source` name (``mnist``, ``cifar10``, ``folder:PATH``).
+        data_dir: where the dataset lives (default: ``$ZOO_DATA_DIR`` or ../shared/datasets).
+        image_size, channels, fit: the model input and how images get there (``"pad"``,
+            ``"resize"``, ``"none"``); see `training.data.pipeline.prepare_image`.
+        val_fraction: share of the training split held out for validation (stratified,
+            seeded); the test split is never seen in training.
+        limit: use only the first ``limit`` training images (smoke runs).
+        batch_size, epochs: as usual; the batch is global (split across replicas).
+        optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``rmsprop``, ``adam`` or ``adamw``.
+        lr: the peak learning rate.
+        schedule: ``constant``, ``step`` (``lr * gamma`` at each epoch in ``milestones``),
+            ``exponential`` (``lr * decay_rate ** epoch``), ``polynomial`` (to 0 with
+            ``power``), ``cosine`` (to 0) or ``onecycle`` (Smith 2018: warm up to ``lr``
+            over ``warmup_fraction``, then cosine down to ``lr / final_div``).
+        schedule_args: the schedule's parameters, above.
+        warmup_epochs: linear warm-up before ``step`` / ``cosine`` / ``exponential``.
+        weight_decay: decoupled decay in the optimiser (AdamW-style; SGD too).
+        l1, l2: L1 / L2 penalties on every kernel (added to the loss, as the course writes).
+        dropout, spatial_dropout: passed to builders that accept them.
+        label_smoothing: for the cross-entropy.
+        augment: names or ``{name: params}`` of `training.augment` ops.
+        mixup: mixup's alpha (0: off).
+        early_stopping: patience in epochs on ``monitor`` (0: off).
+        monitor: the metric for checkpoints and early stopping.
+        seed: one seed for splits, shuffling, augmentation and initialisation.
+        target: ``{metric: value}`` the shipped weight must reach (for the README / notes).
+    """
+
+    name: str
+    model: str
+    dataset: str
+    builder_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data_dir: str | None = None
+    image_size: tuple[int, int] = (32, 32)
+    channels: int = 3
+    fit: str = "resize"
+    val_fraction: float = 0.1
+    limit: int | None = None
+    batch_size: int = 128
+    epochs: int = 10
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    schedule: str = "constant"
+    schedule_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    warmup_epochs: float = 0.0
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    spatial_dropout: float = 0.0
+    label_smoothing: float = 0.0
+    augment: list[str] | dict[str, dict] = dataclasses.field(default_factory=list)
+    mixup: float = 0.0
+    early_stopping: int = 0
+    monitor: str = "val_accuracy"
+    seed: int = 0
+    target: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.image_size = tuple(self.image_size)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}. "
+                             f"Received: optimizer={self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"`schedule` must be one of {SCHEDULES}. "
+                             f"Received: schedule={self.schedule!r}")
+        for field in ("batch_size", "epochs"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{field}` must be a positive integer. Received: {value!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"`val_fraction` must be in [0, 1). Received: {self.val_fraction}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"`channels` must be 1 or 3. Received: {self.channels!r}")
+
+    def replace(self, **changes: Any) -> "Recipe":
+        """A copy with some fields changed (unknown fields raise)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"Unknown recipe field(s) {unknown}; known: {sorted(known)}.")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def available() -> list[str]:
+    """Names of the recipes in this folder."""
+    here = Path(__file__).parent
+    return sorted(p.stem for p in here.glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_recipe(name_or_path: str) -> Recipe:
+    """A recipe by name (``lenet5_mnist``) or from a ``.json`` / ``.py`` file.
+
+    Raises:
+        ValueError: an unknown name (the message lists the recipes).
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.is_file():
+        return Recipe(**json.loads(path.read_text()))
+    if path.suffix == ".py" and path.is_file():
+        spec = importlib.util.spec_from_file_location(f"recipe_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.RECIPE
+    if name_or_path not in available():
+        import difflib
+
+        close = difflib.get_close_matches(name_or_path, available(), n=3, cutoff=0.4)
+        raise ValueError(f"Unknown recipe {name_or_path!r}. Available: {available()}"
+                         + (f"; did you mean {close}?" if close else "") +
+                         " Or pass a .py / .json file.")
+    return importlib.import_module(f"training.recipes.{name_or_path}").RECIPE
