@@ -71,6 +71,8 @@ class WeightSpec:
         metrics: ``{dataset: {metric: value}}``.
         num_params: parameter count of the model these weights fit.
         recipe: how to reproduce them (a training recipe or the original source).
+        commit: the git commit of the code that trained and published them (``git rev-parse
+            HEAD``, ``-dirty`` when tracked files had uncommitted changes).
         file: file name in ``zoo/weights/`` when bundled with the package.
         url: where to download the file otherwise.
         sha256, md5: the file's checksum (md5 only where the publisher gives nothing else,
@@ -92,6 +94,7 @@ class WeightSpec:
     metrics: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     num_params: int | None = None
     recipe: str = ""
+    commit: str = ""
     file: str | None = None
     url: str | None = None
     sha256: str | None = None
