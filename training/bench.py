@@ -218,6 +218,18 @@ def describe_device() -> dict[str, Any]:
 # Model rows: zoo model vs keras.applications reference
 # ---------------------------------------------------------------------------------------------
 
+def seed_models(seed: int) -> None:
+    """Seeds Keras' weight initialisers, NumPy and Python (`keras.utils.set_random_seed`).
+
+    That function also seeds TensorFlow when it is installed, importing it: under the JAX or
+    torch backend that would load TensorFlow into a model row (seconds, and hundreds of MB of
+    RSS in the memory column). There, rows skip the seed: weight values do not change speed.
+    """
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules \
+            or not tensorflow_available():
+        keras.utils.set_random_seed(seed)
+
+
 def random_batch(batch_size: int, image_size: int, classes: int, seed: int = 0):
     """One fixed batch: images uniform in [0, 1] ``(B, S, S, 3)`` float32, integer labels."""
     rng = np.random.default_rng(seed)
@@ -303,7 +315,7 @@ def bench_pair(zoo_name: str, reference_builder: Callable[..., keras.Model] | No
     if reference_builder is None:
         reference_builder = REFERENCES.get(zoo_name)
     include_top = _top_fits(zoo_name, image_size)
-    keras.utils.set_random_seed(seed)
+    seed_models(seed)
     models = {"zoo": build_classifier(_zoo_builder(zoo_name), image_size, classes, include_top)}
     if reference_builder is not None:
         models["reference"] = build_classifier(reference_builder, image_size, classes, include_top)
@@ -505,7 +517,7 @@ def bench_torch_resnet50(*, batch_size: int = 32, image_size: int = 224, steps: 
     torch.manual_seed(seed)
     x_np, y_np = random_batch(batch_size, image_size, classes, seed)
 
-    keras.utils.set_random_seed(seed)
+    seed_models(seed)
     model = compile_for_bench(zoo.build(zoo_name, weights=None,
                                         input_shape=(image_size, image_size, 3), classes=classes))
     keras_step, _ = _steps_of(model, keras.ops.convert_to_tensor(x_np),

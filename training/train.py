@@ -311,7 +311,11 @@ def train(recipe: Recipe, out: str | Path, *, strategy: str = "none",
     if strategy == "mirrored":
         import tensorflow as tf
 
-        dist = tf.distribute.MirroredStrategy()
+        # All local GPUs; without any, every logical CPU device (two in the tests, made with
+        # tf.config.set_logical_device_configuration), which MirroredStrategy() skips by default.
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+            [d.name for d in tf.config.list_logical_devices("CPU")]
+        dist = tf.distribute.MirroredStrategy(devices)
         logger.info("MirroredStrategy over %d replicas", dist.num_replicas_in_sync)
         scope = dist.scope()
     elif strategy == "data-parallel":

@@ -3,7 +3,8 @@
 The lent GPU machine has JAX and PyTorch but no TensorFlow, so ``training.train --backend
 jax`` feeds the model from decoded arrays (`LabelledSource.arrays`). It applies the same
 preparation as `training.data.pipeline` (uint8 -> [0, 1], pad or resize, channels) once, up
-front, and the same Keras augmentation layers per batch, which then run on the backend's
+front (decoded by Pillow, whose JPEG rounding differs from TensorFlow's by a few grey levels),
+and the same Keras augmentation layers per batch, which then run on the backend's
 device (the GPU under JAX). Worker threads prepare the next batches while the model trains.
 """
 
