@@ -99,7 +99,9 @@ def make_schedule(name: str, lr: float, *, steps_per_epoch: int, epochs: int,
     if name == "step":
         milestones = args.pop("milestones", [epochs // 2, epochs * 3 // 4])
         gamma = args.pop("gamma", 0.1)
-        boundaries = [int(m * steps_per_epoch) - warmup for m in milestones]
+        # PiecewiseConstantDecay keeps values[i] while step <= boundaries[i]: "- 1" makes the
+        # new rate start with the first step of epoch `m`.
+        boundaries = [int(m * steps_per_epoch) - warmup - 1 for m in milestones]
         values = [lr * gamma ** i for i in range(len(boundaries) + 1)]
         sched = schedules.PiecewiseConstantDecay(boundaries, values)
     elif name == "exponential":
