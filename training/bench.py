@@ -43,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -228,6 +229,21 @@ def seed_models(seed: int) -> None:
     if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules \
             or not tensorflow_available():
         keras.utils.set_random_seed(seed)
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str | None):
+    """Within: Keras' global policy ``mixed_<precision>`` (or unchanged for None); restored after.
+
+    Set before building: a layer takes the policy that is current when it is made.
+    """
+    previous = keras.mixed_precision.global_policy()
+    if precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{precision}")
+    try:
+        yield keras.mixed_precision.global_policy().name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def random_batch(batch_size: int, image_size: int, classes: int, seed: int = 0):
@@ -487,8 +503,7 @@ def bench_torch_resnet50(*, batch_size: int = 32, image_size: int = 224, steps: 
     """Training images/s of the zoo ResNet-50 under Keras vs torchvision's ResNet-50, alternately.
 
     The Keras side uses the current backend (JAX on the GPU machine) with the mixed-precision
-    policy ``mixed_<precision>`` (the caller sets it before building, see `main`); the torch
-    side uses ``torch.autocast`` (+ GradScaler for float16) and channels_last. Same batch,
+    policy ``mixed_<precision>`` (set here, restored after); the torch side uses ``torch.autocast`` (+ GradScaler for float16) and channels_last. Same batch,
     image size, classes, optimizer (SGD momentum 0.9) and loss on both sides.
 
     Args:
@@ -503,6 +518,14 @@ def bench_torch_resnet50(*, batch_size: int = 32, image_size: int = 224, steps: 
         ``{"keras": {...}, "torch": {...}, "ratio": keras / torch, ...}`` with median and
         per-trial images/s of each side.
     """
+    with dtype_policy(precision):
+        return _torch_row(batch_size=batch_size, image_size=image_size, steps=steps,
+                          repeats=repeats, precision=precision, classes=classes, device=device,
+                          zoo_name=zoo_name, torch_builder=torch_builder, seed=seed)
+
+
+def _torch_row(*, batch_size, image_size, steps, repeats, precision, classes, device, zoo_name,
+               torch_builder, seed) -> dict[str, Any]:
     import torch
 
     if torch_builder is None:
@@ -688,6 +711,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets", "notes"}``.
     """
     args = parse_args(argv)
+    args.argv = [str(a) for a in argv] if argv is not None else sys.argv[1:]
     notes: list[str] = []
 
     def note(text: str):
@@ -695,9 +719,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"note: {text}", flush=True)
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    previous_policy = keras.mixed_precision.global_policy()
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{args.mixed_precision}")
+    with dtype_policy(args.mixed_precision):
+        result = _run(args, models, note)
+    result["notes"] = notes
+    result["targets"] = check_targets(result)
+    print_report(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        print(f"wrote {args.json}")
+    return result
+
+
+def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None]) -> dict:
+    """The measurements of `main`, under the dtype policy it set."""
     result: dict[str, Any] = {
         "settings": {"backend": keras.backend.backend(), "keras": keras.__version__,
                      "python": platform.python_version(), "batch_size": args.batch_size,
@@ -705,58 +740,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      "repeats": args.repeats, "classes": args.classes,
                      "precision": keras.mixed_precision.global_policy().name,
                      "pipeline_image_size": args.pipeline_image_size, "data": args.data,
-                     "argv": list(argv) if argv is not None else sys.argv[1:]},
+                     "argv": args.argv},
         "device": describe_device(), "pairs": [], "pipeline": None, "torch": None,
-        "notes": notes,
     }
     print(f"backend {keras.backend.backend()} | keras {keras.__version__} | "
           f"{result['device']['summary']} | batch {args.batch_size} | "
           f"precision {result['settings']['precision']}", flush=True)
-    try:
-        common = dict(batch_size=args.batch_size, steps=args.steps, repeats=args.repeats,
-                      classes=args.classes, seed=args.seed)
-        for name in models:
-            if name not in REFERENCES:
-                note(f"{name}: no keras.applications reference; timed alone.")
-            print(f"... {name}", flush=True)
-            row = bench_pair(name, image_size=args.image_size, **common)
-            row["image_size"] = args.image_size
-            result["pairs"].append(row)
+    common = dict(batch_size=args.batch_size, steps=args.steps, repeats=args.repeats,
+                  classes=args.classes, seed=args.seed)
+    for name in models:
+        if name not in REFERENCES:
+            note(f"{name}: no keras.applications reference; timed alone.")
+        print(f"... {name}", flush=True)
+        row = bench_pair(name, image_size=args.image_size, **common)
+        row["image_size"] = args.image_size
+        result["pairs"].append(row)
 
-        print(f"... {PIPELINE_MODEL} (the pipeline ratio's denominator)", flush=True)
-        denominator = bench_pair(PIPELINE_MODEL, None, image_size=args.pipeline_image_size,
-                                 **common)
-        denominator["image_size"] = args.pipeline_image_size
-        result["pairs"].append(denominator)
+    print(f"... {PIPELINE_MODEL} (the pipeline ratio's denominator)", flush=True)
+    denominator = bench_pair(PIPELINE_MODEL, None, image_size=args.pipeline_image_size,
+                             **common)
+    denominator["image_size"] = args.pipeline_image_size
+    result["pairs"].append(denominator)
 
-        print("... tf.data pipeline", flush=True)
-        pipe = _pipeline_section(args, note)
-        if pipe is not None:
-            model_rate = denominator["train"]["zoo"]["images_per_s"]
-            pipe.update(model=PIPELINE_MODEL, model_train_images_per_s=model_rate,
-                        ratio_first_epoch=pipe["first_epoch_images_per_s"] / model_rate,
-                        ratio_cached=pipe["cached_images_per_s"] / model_rate,
-                        ratio_no_cache=pipe["no_cache_images_per_s"] / model_rate)
-            result["pipeline"] = pipe
+    print("... tf.data pipeline", flush=True)
+    pipe = _pipeline_section(args, note)
+    if pipe is not None:
+        model_rate = denominator["train"]["zoo"]["images_per_s"]
+        pipe.update(model=PIPELINE_MODEL, model_train_images_per_s=model_rate,
+                    ratio_first_epoch=pipe["first_epoch_images_per_s"] / model_rate,
+                    ratio_cached=pipe["cached_images_per_s"] / model_rate,
+                    ratio_no_cache=pipe["no_cache_images_per_s"] / model_rate)
+        result["pipeline"] = pipe
 
-        use_torch = args.torch if args.torch is not None else _cuda_available()
-        if use_torch:
-            if not torchvision_available():
-                note("torch row: skipped, torch and torchvision are needed "
-                     "(`import torchvision` failed).")
-            else:
-                print("... zoo resnet50 (Keras) vs torchvision resnet50", flush=True)
-                result["torch"] = bench_torch_resnet50(
-                    image_size=args.image_size, precision=args.mixed_precision, **common)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
-
-    result["targets"] = check_targets(result)
-    print_report(result)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
-        print(f"wrote {args.json}")
+    use_torch = args.torch if args.torch is not None else _cuda_available()
+    if use_torch:
+        if not torchvision_available():
+            note("torch row: skipped, torch and torchvision are needed "
+                 "(`import torchvision` failed).")
+        else:
+            print("... zoo resnet50 (Keras) vs torchvision resnet50", flush=True)
+            result["torch"] = bench_torch_resnet50(
+                image_size=args.image_size, precision=args.mixed_precision, **common)
     return result
 
 

@@ -46,6 +46,25 @@ def _task() -> tuple[int, int]:
     return int(config["task"]["index"]), len(config["cluster"]["worker"])
 
 
+def evaluate_local(model, val_ds, recipe, num_classes: int) -> dict[str, float]:
+    """Loss and metrics on the whole validation set, on this worker alone.
+
+    ``model.evaluate`` fails under MultiWorkerMirroredStrategy like ``fit`` does, so this is a
+    plain loop; every worker sees the same data, so every worker gets the same numbers.
+    """
+    from training.train import make_loss, make_metrics
+
+    loss_fn, metrics = make_loss(recipe, reduction="sum"), make_metrics(recipe, num_classes)
+    total, count = 0.0, 0
+    for x, y in val_ds:
+        pred = model(x, training=False)
+        total += float(loss_fn(y, pred))
+        count += int(x.shape[0])
+        for m in metrics:
+            m.update_state(y, pred)
+    return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in metrics}}
+
+
 def train_multiworker(recipe, out: Path, train_src, val_src, *, monitor: str,
                       verbose: int | str = "auto") -> dict[str, Any]:
     """Runs ``recipe`` with a custom ``strategy.run`` loop; returns the summary (chief)."""
@@ -113,11 +132,9 @@ def train_multiworker(recipe, out: Path, train_src, val_src, *, monitor: str,
             bar.update(step + 1, [("loss", float(loss))])
         row = {"epoch": epoch, "loss": float(loss_mean.result())}
         row.update({m.name: float(m.result()) for m in train_metrics})
-        if val_ds is not None:  # every worker evaluates the same data; the result is identical
-            model.compile(loss=make_loss(recipe), metrics=make_metrics(recipe,
-                                                                       train_src.num_classes))
-            row.update({f"val_{k}": float(v) for k, v in
-                        model.evaluate(val_ds, verbose=0, return_dict=True).items()})
+        if val_ds is not None:
+            row.update({f"val_{k}": v for k, v in evaluate_local(model, val_ds, recipe,
+                                                                  train_src.num_classes).items()})
         log_rows.append(row)
         if chief:
             logger.info("epoch %d/%d: %s", epoch + 1, recipe.epochs,

@@ -457,6 +457,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary = train(recipe, out, strategy=args.strategy, mixed_precision=args.mixed_precision,
                     jit_compile=True if args.jit_compile else "auto", pipeline=args.pipeline,
                     verbose=verbose, tensorboard=not args.no_tensorboard)
+    if "worker" in summary:  # a non-chief worker of --strategy multiworker
+        print(f"worker {summary['worker']} done; its weights: {summary['last_weights']}")
+        return summary
     val = ", ".join(f"{k} {v:.4f}" for k, v in summary["val"].items())
     print(f"{recipe.name}: {summary['epochs_run']} epochs in {summary['seconds']:.0f} s; "
           f"best validation: {val or 'n/a'}; outputs in {out}/")

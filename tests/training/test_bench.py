@@ -1,0 +1,178 @@
+"""training.bench: alternating timing, ratios from medians, the pipeline row, the torch row."""
+
+import contextlib
+import io
+import json
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from training import bench
+
+TINY_ARGS = ["--tiny", "--models", "mobilenet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny benchmark run (MobileNet pair, ResNet-20, pipeline), shared by the tests."""
+    path = tmp_path_factory.mktemp("bench") / "b.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = bench.main(TINY_ARGS + ["--json", str(path)])
+    return result, json.loads(path.read_text()), out.getvalue()
+
+
+def test_time_trials_alternates_and_times_each_call():
+    calls = []
+
+    def slow():
+        calls.append("A")
+        start = bench.time.perf_counter()
+        while bench.time.perf_counter() - start < 0.01:
+            pass
+
+    def fast():
+        calls.append("B")
+
+    times = bench.time_trials({"A": slow, "B": fast}, repeats=3, warmup=1)
+    assert calls == ["A", "B"] * 4  # one untimed warm-up round, then three timed ones
+    assert [len(times["A"]), len(times["B"])] == [3, 3]
+    assert min(times["A"]) >= 0.01 > max(times["B"])
+    with pytest.raises(ValueError, match="repeats"):
+        bench.time_trials({"A": fast}, repeats=0)
+
+
+def test_rates_are_per_trial_with_a_median():
+    r = bench.rates([1.0, 2.0, 4.0], images_per_trial=8)
+    assert r["trials_images_per_s"] == [8.0, 4.0, 2.0]
+    assert r["images_per_s"] == 4.0
+
+
+def test_targets_compare_with_thresholds():
+    side = {"images_per_s": 1.0}
+    result = {"pairs": [{"model": "m", "reference": "ref", "head": "top", "image_size": 32,
+                         "peak_rss_mb": 1.0, "train": {"zoo": side, "reference": side,
+                                                       "ratio": 0.969},
+                         "infer": {"zoo": side, "reference": side, "ratio": 0.97}}],
+              "pipeline": {"ratio_cached": 5.0, "ratio_no_cache": 4.9},
+              "torch": {"model": "resnet50", "ratio": 0.91}}
+    met = {t["target"]: t["met"] for t in bench.check_targets(result)}
+    assert met == {"train ratio m": False, "infer ratio m": True,
+                   "pipeline (cached) / resnet20_cifar train": True,
+                   "pipeline (no cache) / resnet20_cifar train": False,
+                   "train ratio resnet50 keras/torch": True}
+    assert "0.969" in bench.format_table(result["pairs"])
+
+
+def test_tiny_run_ratios_are_zoo_over_reference_medians(tiny_run):
+    result, saved, _ = tiny_run
+    assert saved["settings"]["batch_size"] == 2 and saved["settings"]["image_size"] == 32
+    assert saved["settings"]["backend"] and saved["device"]["summary"]
+    pair, denominator = saved["pairs"]
+    assert pair["model"] == "mobilenet"
+    assert pair["reference"] == "keras.applications.MobileNet"
+    assert pair["params"]["zoo"] == pair["params"]["reference"]  # same layout
+    images = 2 * 2  # batch x steps
+    for task in ("train", "infer"):
+        sides = pair[task]
+        for side in ("zoo", "reference"):
+            trials = sides[side]["trials_s"]
+            assert len(trials) == 2 and min(trials) > 0
+            assert sides[side]["trials_images_per_s"] == pytest.approx([images / t for t in trials])
+            assert sides[side]["images_per_s"] == pytest.approx(
+                statistics.median(images / t for t in trials))
+        assert sides["ratio"] == pytest.approx(
+            sides["zoo"]["images_per_s"] / sides["reference"]["images_per_s"])
+    assert all(math.isfinite(v) for v in pair["final_loss"].values())
+    assert pair["peak_rss_mb"] > 100
+    assert denominator["model"] == "resnet20_cifar" and denominator["reference"] is None
+    assert denominator["train"]["zoo"]["images_per_s"] > 0 and "ratio" not in denominator["train"]
+    assert saved["pairs"] == json.loads(json.dumps(result["pairs"], default=str))
+
+
+def test_tiny_run_pipeline_row(tiny_run):
+    _, saved, _ = tiny_run
+    pipe = saved["pipeline"]
+    assert pipe["images"] == 32 and pipe["image_size"] == 32
+    model_rate = saved["pairs"][1]["train"]["zoo"]["images_per_s"]
+    assert pipe["model_train_images_per_s"] == model_rate
+    for kind in ("first_epoch", "cached", "no_cache"):
+        assert pipe[f"{kind}_images_per_s"] > 0
+        assert pipe[f"ratio_{kind}"] == pytest.approx(pipe[f"{kind}_images_per_s"] / model_rate)
+    # the cache skips reading, decoding and resizing: reading it must be faster
+    assert pipe["cached_images_per_s"] > pipe["no_cache_images_per_s"]
+
+
+def test_tiny_run_prints_table_and_one_line_per_target(tiny_run):
+    _, saved, printed = tiny_run
+    assert "train ref img/s" in printed and "k.a.MobileNet" in printed
+    names = [t["target"] for t in saved["targets"]]
+    assert names == ["train ratio mobilenet", "infer ratio mobilenet",
+                     "pipeline (cached) / resnet20_cifar train",
+                     "pipeline (no cache) / resnet20_cifar train"]
+    for t in saved["targets"]:
+        assert t["met"] == (t["value"] >= t["threshold"])
+        verdict = "met" if t["met"] else "not met"
+        assert f"{t['target']} {t['value']:.2f} >= {t['threshold']:g}: {verdict}" in printed
+
+
+def test_pipeline_is_skipped_with_a_note_without_tensorflow(monkeypatch):
+    monkeypatch.setattr(bench, "tensorflow_available", lambda: False)
+    notes = []
+    assert bench._pipeline_section(bench.parse_args(["--tiny"]), notes.append) is None
+    assert "TensorFlow is not importable" in notes[0]
+
+
+def _tiny_torch_net(classes, size=16):
+    """A small conv net that can memorise a batch (flattened features, no pooling)."""
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+                               torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(8 * size * size, classes))
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Torch on one thread: its OpenMP workers crawl (~100x) on a busy 2-core test machine."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("precision", [None, "bfloat16"])
+def test_torch_train_step_learns_a_fixed_batch(precision, torch_one_thread):
+    torch = torch_one_thread
+    torch.manual_seed(0)
+    x, y = bench.random_batch(8, 16, 4)
+    step = bench.torch_train_step(_tiny_torch_net(4), torch.from_numpy(x).permute(0, 3, 1, 2),
+                                  torch.from_numpy(y).long(), precision=precision,
+                                  device=torch.device("cpu"))
+    trial = bench.torch_trial(step, 1, torch.device("cpu"))
+    losses = [trial() for _ in range(30)]
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_keras_vs_torch_row_mechanics(torch_one_thread):
+    """The whole torch row with small models on both sides (runs where torchvision is absent)."""
+    row = bench.bench_torch_resnet50(batch_size=2, image_size=16, steps=1, repeats=2,
+                                     classes=4, device="cpu", zoo_name="resnet20_cifar",
+                                     torch_builder=_tiny_torch_net)
+    assert row["device"] == "cpu" and row["reference"] == "_tiny_torch_net"
+    for side in ("keras", "torch"):
+        assert len(row[side]["trials_s"]) == 2 and row[side]["images_per_s"] > 0
+    assert row["ratio"] == pytest.approx(row["keras"]["images_per_s"] / row["torch"]["images_per_s"])
+    assert np.isfinite(list(row["final_loss"].values())).all()
+
+
+def test_torch_resnet50_row_tiny(torch_one_thread):
+    pytest.importorskip("torchvision", reason="torchvision is not installed: torch row skipped")
+    row = bench.bench_torch_resnet50(batch_size=2, image_size=32, steps=1, repeats=2,
+                                     classes=10, device="cpu")
+    assert row["reference"] == "torchvision.models.resnet50"
+    assert row["keras"]["images_per_s"] > 0 and row["torch"]["images_per_s"] > 0
+    assert row["ratio"] == pytest.approx(row["keras"]["images_per_s"] / row["torch"]["images_per_s"])
