@@ -265,3 +265,18 @@ def test_tfds_by_name_with_mock_data():
 def test_unknown_dataset_lists_known():
     with pytest.raises(ValueError, match="Unknown dataset 'mnsit'. Known: mnist, cifar10"):
         load_source("mnsit")
+
+
+def test_pack_split_copies_one_split(tmp_path):
+    from training.data.pack import pack_split
+
+    archive = tmp_path / "digits.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(DIGITS.rglob("*.jpg")):
+            z.write(p, p.relative_to(DIGITS).as_posix())
+    count, _ = pack_split(archive, "test", tmp_path / "test.zip")
+    assert count == 6
+    packed = image_folder(tmp_path / "test.zip", "test")
+    np.testing.assert_array_equal(packed.arrays()[0], image_folder(DIGITS, "test").arrays()[0])
+    with pytest.raises(ValueError, match="no 'val/' members"):
+        pack_split(archive, "val", tmp_path / "val.zip")
