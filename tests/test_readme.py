@@ -17,15 +17,16 @@ def _blocks():
 
 def test_readme_has_the_examples():
     assert {"Transfer learning", "GoogLeNet's auxiliary classifiers",
-            "Supervised autoencoder"} <= set(_blocks())
+            "Supervised autoencoder", "Data pipelines"} <= set(_blocks())
 
 
 @pytest.mark.parametrize("heading", ["Transfer learning", "GoogLeNet's auxiliary classifiers",
-                                     "Supervised autoencoder"])
-def test_readme_example_runs(heading):
+                                     "Supervised autoencoder", "Data pipelines"])
+def test_readme_example_runs(heading, monkeypatch):
     code = _blocks()[heading].replace('weights="imagenet"', "weights=None")
     code = code.replace("epochs=2", "epochs=1")
     namespace = {}
+    monkeypatch.chdir(README.parent)  # the examples use repository-relative paths
     exec(compile(code, f"README.md: {heading}", "exec"), namespace)  # noqa: S102
     if heading == "Transfer learning":
         model = namespace["model"]
