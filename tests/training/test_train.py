@@ -221,3 +221,18 @@ def test_jax_backend_data_parallel_bfloat16(tmp_path):
     assert summary["backend"] == "jax" and summary["pipeline"] == "arrays"
     assert summary["mixed_precision"] == "bfloat16" and summary["strategy"] == "data-parallel"
     assert summary["val"]["accuracy"] > 0.15
+
+
+def test_early_stopping_and_terminate_on_nan(tmp_path):
+    from training.train import main
+
+    # lr 0: validation accuracy never improves, so patience 1 stops after the second epoch.
+    # (flags after TINY override its --lr / --optimizer: argparse keeps the last value)
+    stopped = main(["--epochs", "6", "--limit", "128", "--batch-size", "32",
+                    "--early-stopping", "1", "--out", str(tmp_path / "es"), *TINY, "--lr", "0"])
+    assert stopped["epochs_run"] == 2
+    # An L2 penalty of 1e38 overflows float32: the loss is inf and TerminateOnNaN (which also
+    # catches inf) ends the run in its first epoch.
+    nan = main(["--epochs", "3", "--limit", "128", "--batch-size", "32", "--l2", "1e38",
+                "--out", str(tmp_path / "nan"), *TINY])
+    assert nan["epochs_run"] <= 1
