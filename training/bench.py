@@ -196,7 +196,8 @@ def describe_device() -> dict[str, Any]:
 
             d = jax.devices()[0]
             if d.platform != "cpu":
-                info["accelerator"] = f"{d.device_kind} ({d.platform}, {len(jax.devices())} device(s))"
+                count = len(jax.devices())
+                info["accelerator"] = f"{d.device_kind} ({d.platform}, {count} device(s))"
         elif backend == "tensorflow":
             import tensorflow as tf
 
@@ -349,7 +350,8 @@ def bench_pair(zoo_name: str, reference_builder: Callable[..., keras.Model] | No
                       if reference_builder is not None else None),
         "head": "top" if include_top else "avg_pool+dense",
         "params": {side: int(m.count_params()) for side, m in models.items()},
-        "first_step_s": {"train": _untimed_first_steps(train), "infer": _untimed_first_steps(infer)},
+        "first_step_s": {"train": _untimed_first_steps(train),
+                         "infer": _untimed_first_steps(infer)},
     }
     images = batch_size * steps
     for task, step_fns in (("train", train), ("infer", infer)):
@@ -433,7 +435,8 @@ def bench_pipeline(source, *, batch_size: int, image_size: int, epochs: int = 3,
         "first_epoch_images_per_s": n / cached_times[0][0],
         "cached_images_per_s": statistics.median(i / t for t, i in cached_times[1:]),
         "no_cache_images_per_s": statistics.median(i / t for t, i in plain_times),
-        "epochs_s": {"cache": [t for t, _ in cached_times], "no_cache": [t for t, _ in plain_times]},
+        "epochs_s": {"cache": [t for t, _ in cached_times],
+                     "no_cache": [t for t, _ in plain_times]},
     }
 
 
@@ -455,6 +458,8 @@ def torch_train_step(model, x, y, *, precision: str | None, device) -> Callable[
     """
     import torch
 
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     model = model.to(device, memory_format=torch.channels_last).train()
     x = x.to(device).contiguous(memory_format=torch.channels_last)
     y = y.to(device)
@@ -503,12 +508,16 @@ def bench_torch_resnet50(*, batch_size: int = 32, image_size: int = 224, steps: 
     """Training images/s of the zoo ResNet-50 under Keras vs torchvision's ResNet-50, alternately.
 
     The Keras side uses the current backend (JAX on the GPU machine) with the mixed-precision
-    policy ``mixed_<precision>`` (set here, restored after); the torch side uses ``torch.autocast`` (+ GradScaler for float16) and channels_last. Same batch,
-    image size, classes, optimizer (SGD momentum 0.9) and loss on both sides.
+    policy ``mixed_<precision>`` (set here, restored after); the torch side uses
+    ``torch.autocast`` (+ GradScaler for float16) and channels_last. Same batch,
+    image size, classes, optimizer (SGD momentum 0.9) and loss on both sides. The torch loop
+    gets its best case: cuDNN autotuning on, steps queued without waiting and synchronised once
+    per trial, while Keras' ``train_on_batch`` waits for each step's loss; a ratio near 1 is
+    then not flattered.
 
     Args:
         batch_size, image_size, steps, repeats, classes, seed: see the CLI.
-        precision: ``None`` (float32), ``"bfloat16"`` or ``"float16"`` for the torch side.
+        precision: ``None`` (float32), ``"bfloat16"`` or ``"float16"``, on both sides.
         device: ``"cuda"`` or ``"cpu"``; default: CUDA when available.
         zoo_name: the Keras model (tests use a small one to exercise the torch loop on CPU).
         torch_builder: ``classes -> torch.nn.Module``; default
@@ -576,13 +585,18 @@ def _torch_row(*, batch_size, image_size, steps, repeats, precision, classes, de
 # ---------------------------------------------------------------------------------------------
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
 
 
 def format_table(pairs: list[dict[str, Any]]) -> str:
-    """The model rows as an aligned text table."""
+    """The model rows as an aligned text table (a GPU memory column where one was measured)."""
     header = ("model", "reference", "size", "train zoo img/s", "train ref img/s", "train ratio",
               "infer zoo img/s", "infer ref img/s", "infer ratio", "peak RSS MB")
+    gpu = any(p.get("accelerator_peak_mb") is not None for p in pairs)
+    if gpu:
+        header += ("peak GPU MB",)
     lines = [header]
     for p in pairs:
         tr, inf = p["train"], p["infer"]
@@ -593,7 +607,8 @@ def format_table(pairs: list[dict[str, Any]]) -> str:
             _fmt(tr["zoo"]["images_per_s"]), _fmt(tr.get("reference", {}).get("images_per_s")),
             _fmt(tr.get("ratio"), ".3f"),
             _fmt(inf["zoo"]["images_per_s"]), _fmt(inf.get("reference", {}).get("images_per_s")),
-            _fmt(inf.get("ratio"), ".3f"), _fmt(p["peak_rss_mb"], ".0f")))
+            _fmt(inf.get("ratio"), ".3f"), _fmt(p["peak_rss_mb"], ".0f"))
+            + ((_fmt(p.get("accelerator_peak_mb"), ".0f"),) if gpu else ()))
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(row, widths))) for row in lines)
@@ -719,20 +734,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"note: {text}", flush=True)
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.torch = args.torch if args.torch is not None else _cuda_available()
+    if args.torch and keras.backend.backend() == "jax":
+        # JAX takes 75% of GPU memory when it starts unless told not to; torch needs room too.
+        # (No effect when JAX has already started, as inside a test session.)
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    def save(result: dict[str, Any]):
+        """Writes what is measured so far: a run cut short (a time limit) still leaves rows."""
+        if args.json:
+            result["notes"] = notes
+            result["targets"] = check_targets(result)
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+
     with dtype_policy(args.mixed_precision):
-        result = _run(args, models, note)
+        result = _run(args, models, note, save)
     result["notes"] = notes
     result["targets"] = check_targets(result)
     print_report(result)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        save(result)
         print(f"wrote {args.json}")
     return result
 
 
-def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None]) -> dict:
-    """The measurements of `main`, under the dtype policy it set."""
+def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None],
+         save: Callable[[dict], None]) -> dict:
+    """The measurements of `main`, under the dtype policy it set; ``save`` after each row."""
     result: dict[str, Any] = {
         "settings": {"backend": keras.backend.backend(), "keras": keras.__version__,
                      "python": platform.python_version(), "batch_size": args.batch_size,
@@ -740,6 +768,7 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
                      "repeats": args.repeats, "classes": args.classes,
                      "precision": keras.mixed_precision.global_policy().name,
                      "pipeline_image_size": args.pipeline_image_size, "data": args.data,
+                     "torch": args.torch,
                      "argv": args.argv},
         "device": describe_device(), "pairs": [], "pipeline": None, "torch": None,
     }
@@ -755,12 +784,14 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
         row = bench_pair(name, image_size=args.image_size, **common)
         row["image_size"] = args.image_size
         result["pairs"].append(row)
+        save(result)
 
     print(f"... {PIPELINE_MODEL} (the pipeline ratio's denominator)", flush=True)
     denominator = bench_pair(PIPELINE_MODEL, None, image_size=args.pipeline_image_size,
                              **common)
     denominator["image_size"] = args.pipeline_image_size
     result["pairs"].append(denominator)
+    save(result)
 
     print("... tf.data pipeline", flush=True)
     pipe = _pipeline_section(args, note)
@@ -771,9 +802,9 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
                     ratio_cached=pipe["cached_images_per_s"] / model_rate,
                     ratio_no_cache=pipe["no_cache_images_per_s"] / model_rate)
         result["pipeline"] = pipe
+        save(result)
 
-    use_torch = args.torch if args.torch is not None else _cuda_available()
-    if use_torch:
+    if args.torch:
         if not torchvision_available():
             note("torch row: skipped, torch and torchvision are needed "
                  "(`import torchvision` failed).")
@@ -792,6 +823,8 @@ def print_report(result: dict[str, Any]) -> None:
           f"{s['steps']} steps x {s['repeats']} alternating trials, medians; "
           f"{s['precision']}; {s['backend']} backend; {result['device']['summary']}")
     print(format_table(result["pairs"]))
+    print("(ratio = zoo / reference; peak memory is the process's peak so far, so it only "
+          "grows down the table)")
     pipe = result.get("pipeline")
     if pipe:
         print(f"\npipeline ({pipe['source']}, batch {pipe['batch_size']}, "

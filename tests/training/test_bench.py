@@ -5,6 +5,8 @@ import io
 import json
 import math
 import statistics
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -157,15 +159,22 @@ def test_torch_train_step_learns_a_fixed_batch(precision, torch_one_thread):
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_keras_vs_torch_row_mechanics(torch_one_thread):
-    """The whole torch row with small models on both sides (runs where torchvision is absent)."""
+def test_keras_vs_torch_row_mechanics(torch_one_thread, monkeypatch):
+    """The whole torch row on CPU with small models on both sides: a stand-in `torchvision`
+    module returns a tiny net for ``resnet50`` (so this runs where torchvision is absent)."""
+    fake = types.SimpleNamespace(models=types.SimpleNamespace(
+        resnet50=lambda num_classes: _tiny_torch_net(num_classes)))
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
     row = bench.bench_torch_resnet50(batch_size=2, image_size=16, steps=1, repeats=2,
                                      classes=4, device="cpu", zoo_name="resnet20_cifar",
-                                     torch_builder=_tiny_torch_net)
-    assert row["device"] == "cpu" and row["reference"] == "_tiny_torch_net"
+                                     precision="bfloat16")
+    assert row["device"] == "cpu" and row["reference"] == "torchvision.models.resnet50"
+    assert row["precision"] == "bfloat16" and row["keras_dtype_policy"] == "mixed_bfloat16"
+    assert bench.keras.mixed_precision.global_policy().name == "float32"  # restored
     for side in ("keras", "torch"):
         assert len(row[side]["trials_s"]) == 2 and row[side]["images_per_s"] > 0
-    assert row["ratio"] == pytest.approx(row["keras"]["images_per_s"] / row["torch"]["images_per_s"])
+    keras_rate, torch_rate = row["keras"]["images_per_s"], row["torch"]["images_per_s"]
+    assert row["ratio"] == pytest.approx(keras_rate / torch_rate)
     assert np.isfinite(list(row["final_loss"].values())).all()
 
 
@@ -175,4 +184,5 @@ def test_torch_resnet50_row_tiny(torch_one_thread):
                                      classes=10, device="cpu")
     assert row["reference"] == "torchvision.models.resnet50"
     assert row["keras"]["images_per_s"] > 0 and row["torch"]["images_per_s"] > 0
-    assert row["ratio"] == pytest.approx(row["keras"]["images_per_s"] / row["torch"]["images_per_s"])
+    keras_rate, torch_rate = row["keras"]["images_per_s"], row["torch"]["images_per_s"]
+    assert row["ratio"] == pytest.approx(keras_rate / torch_rate)
