@@ -5,14 +5,15 @@
 #   python -m training.data.pack ../shared/datasets/cifar10/cifar10_jpg.zip --split train \
 #       --out .data/cifar10_train.zip               # 44 MiB of training JPEGs
 # then call the device tool with carry [".whl", ".data"] and the command
-#   bash training/gpu_job.sh [train|bench|all] [seconds]
-# Each call trains for at most `seconds` (default 540, under the 10-minute command limit) and
+#   bash training/gpu_job.sh bench          # first call: the GPU benchmark (about 6 minutes)
+#   bash training/gpu_job.sh train [seconds] # then as many calls as the run needs
+# Each train call trains for at most `seconds` (default 540, under the 10-minute limit) and
 # stops cleanly; BackupAndRestore resumes the run at its last finished epoch on the next call
 # while the machine is warm (runs/ stays there). Results go to $OUT: best/last weights, the
 # CSV log, the curves, summary.json and the benchmark JSON. Evaluate on the test split on the
 # CPU afterwards:  python -m training.evaluate --recipe resnet20_cifar10 --weights <best.weights.h5>
 set -uo pipefail
-what="${1:-all}"; seconds="${2:-540}"
+what="${1:-train}"; seconds="${2:-540}"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH="/tmp/site:$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -20,7 +21,7 @@ OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/device.txt"
 
 if [[ "$what" == bench || "$what" == all ]]; then
-  timeout 300 python3 -m training.bench --models resnet50,vgg16,mobilenet --image-size 224 \
+  timeout 500 python3 -m training.bench --models resnet50,vgg16,mobilenet --image-size 224 \
     --batch-size 128 --steps 20 --repeats 3 --mixed-precision bfloat16 --torch \
     --json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 fi
