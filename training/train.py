@@ -63,6 +63,7 @@ import numpy as np  # noqa: E402
 import zoo  # noqa: E402
 from zoo.registry import get_entry  # noqa: E402
 from training.data import load_source, split  # noqa: E402
+from training.data.splits import split_indices  # noqa: E402
 from training.recipes import Recipe, load_recipe  # noqa: E402
 from training.schedules import make_schedule  # noqa: E402
 
@@ -147,8 +148,12 @@ def make_metrics(recipe: Recipe, num_classes: int) -> list:
 def load_splits(recipe: Recipe):
     """The recipe's training split, cut into (train, validation) sources, seeded."""
     source = load_source(recipe.dataset, "train", recipe.data_dir)
-    if recipe.limit:
-        source = source.subset(np.arange(min(recipe.limit, len(source))))
+    if recipe.limit and recipe.limit < len(source):
+        # A stratified, seeded sample: readers list files class by class, so the first
+        # `limit` items would be one class.
+        keep = split_indices(source.labels, (recipe.limit / len(source),
+                                             1 - recipe.limit / len(source)), seed=recipe.seed)[0]
+        source = source.subset(keep)
     if not recipe.val_fraction:
         return source, None
     train, val = split(source, (1 - recipe.val_fraction, recipe.val_fraction), seed=recipe.seed)

@@ -30,7 +30,7 @@ class Recipe:
             ``"resize"``, ``"none"``); see `training.data.pipeline.prepare_image`.
         val_fraction: share of the training split held out for validation (stratified,
             seeded); the test split is never seen in training.
-        limit: use only the first ``limit`` training images (smoke runs).
+        limit: use only ``limit`` training images, a stratified seeded sample (smoke runs).
         batch_size, epochs: as usual; the batch is global (split across replicas).
         optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``rmsprop``, ``adam`` or ``adamw``.
         lr: the peak learning rate.
