@@ -110,8 +110,7 @@ def make_optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Opt
         return keras.optimizers.SGD(lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
                                     weight_decay=wd)
     if recipe.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, rho=0.9, momentum=recipe.momentum if recipe.nesterov
-                                        else 0.0, weight_decay=wd)
+        return keras.optimizers.RMSprop(lr, rho=0.9, weight_decay=wd)  # Hinton's, no momentum
     if recipe.optimizer == "adam":
         return keras.optimizers.Adam(lr, weight_decay=wd)
     return keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay or 1e-4)

@@ -236,3 +236,17 @@ def test_early_stopping_and_terminate_on_nan(tmp_path):
     nan = main(["--epochs", "3", "--limit", "128", "--batch-size", "32", "--l2", "1e38",
                 "--out", str(tmp_path / "nan"), *TINY])
     assert nan["epochs_run"] <= 1
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", "SGD"), ("rmsprop", "RMSprop"), ("adam", "Adam"),
+                                       ("adamw", "AdamW")])
+def test_optimizers_carry_the_recipe(name, cls):
+    from training.train import make_optimizer
+
+    recipe = Recipe(name="t", model="lenet5", dataset="mnist", optimizer=name, lr=0.5,
+                    nesterov=True, weight_decay=1e-4, schedule="cosine", epochs=2)
+    opt = make_optimizer(recipe, steps_per_epoch=10)
+    assert type(opt).__name__ == cls and opt.weight_decay == pytest.approx(1e-4)
+    assert float(opt.learning_rate) == pytest.approx(0.5)  # step 0 of the cosine schedule
+    if name == "sgd":
+        assert opt.momentum == 0.9 and opt.nesterov
