@@ -203,20 +203,20 @@ def test_replacing_an_entry_keeps_the_others_and_their_order(tmp_path, lenet):
     manifest = tmp_path / "manifest.json"
     original = json.loads(REAL_MANIFEST.read_text())
     manifest.write_text(json.dumps(original, indent=2) + "\n")
-    P.publish(lenet, arch="lenet5", tag="mnist", out_dir=tmp_path, manifest_path=manifest,
+    P.publish(lenet, arch="lenet5", tag="digits", out_dir=tmp_path, manifest_path=manifest,
               **COMMON)
     P.publish(lenet, arch="lenet5", tag="other", out_dir=tmp_path, manifest_path=manifest,
               **COMMON)
     first = json.loads(manifest.read_text())
-    assert list(first) == [*original, "lenet5.mnist", "lenet5.other"]
+    assert list(first) == [*original, "lenet5.digits", "lenet5.other"]
 
-    P.publish(lenet, arch="lenet5", tag="mnist", out_dir=tmp_path, manifest_path=manifest,
+    P.publish(lenet, arch="lenet5", tag="digits", out_dir=tmp_path, manifest_path=manifest,
               **{**COMMON, "metrics": {"acc@1": 0.5}})
     second = json.loads(manifest.read_text())
     assert list(second) == list(first)  # replaced in place
-    assert second["lenet5.mnist"]["metrics"] == {"mnist": {"acc@1": 0.5}}
-    assert {k: v for k, v in second.items() if k != "lenet5.mnist"} == \
-        {k: v for k, v in first.items() if k != "lenet5.mnist"}
+    assert second["lenet5.digits"]["metrics"] == {"mnist": {"acc@1": 0.5}}
+    assert {k: v for k, v in second.items() if k != "lenet5.digits"} == \
+        {k: v for k, v in first.items() if k != "lenet5.digits"}
 
 
 def test_default_moves_between_tags_of_one_arch(tmp_path, lenet):
@@ -230,7 +230,10 @@ def test_default_moves_between_tags_of_one_arch(tmp_path, lenet):
     raw = json.loads(manifest.read_text())
     assert raw["lenet5.first"]["default"] is False and raw["lenet5.second"]["default"] is True
     real = json.loads(REAL_MANIFEST.read_text())
-    assert all(raw[k]["default"] == v["default"] for k, v in real.items())  # others untouched
+    # the real lenet5 default gives way; other architectures' records are untouched
+    assert all(not raw[k]["default"] for k in real if k.startswith("lenet5."))
+    assert all(raw[k]["default"] == v["default"] for k, v in real.items()
+               if not k.startswith("lenet5."))
     assert W.get_weight_spec("lenet5").tag == "second"  # in process too
     assert not W.get_weight_spec("lenet5", "first").default
 

@@ -16,7 +16,8 @@ def test_list_models_sorted_and_filtered():
     assert zoo.list_models(pattern="VGG*") == ["vgg16", "vgg19"]
     assert zoo.list_models(task="segmentation") == []
     pretrained = zoo.list_models(pretrained=True)
-    assert pretrained == ["mobilenet", "resnet50", "resnet101", "resnet152", "vgg16", "vgg19"]
+    assert pretrained == ["lenet5", "mobilenet", "resnet20_cifar", "resnet50", "resnet101",
+                          "resnet152", "vgg16", "vgg19"]
     assert set(zoo.list_models(pretrained=False)) == set(CLASSIFIERS) - set(pretrained)
     with pytest.raises(ValueError, match="task"):
         zoo.list_models(task="classify")
@@ -80,8 +81,8 @@ def test_register_decorator_adds_a_model():
 def test_build_rejects_a_tag_and_load_needs_weights():
     with pytest.raises(ValueError, match="zoo.load"):
         zoo.build("vgg16.imagenet")
-    with pytest.raises(ValueError, match="lenet5 has no pretrained weights"):
-        zoo.load("lenet5")
+    with pytest.raises(ValueError, match="alexnet has no pretrained weights"):
+        zoo.load("alexnet")
 
 
 def test_every_entry_has_a_registered_builder_module():
