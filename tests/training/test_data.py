@@ -280,3 +280,23 @@ def test_pack_split_copies_one_split(tmp_path):
     np.testing.assert_array_equal(packed.arrays()[0], image_folder(DIGITS, "test").arrays()[0])
     with pytest.raises(ValueError, match="no 'val/' members"):
         pack_split(archive, "val", tmp_path / "val.zip")
+
+
+def test_pk_batches_always_hold_positives_and_negatives():
+    from training.data.metric import pk_batches, pk_indices
+
+    labels = np.repeat(np.arange(6), [5, 1, 3, 8, 2, 4])  # uneven; identity 1 has one image
+    rows = pk_indices(labels, p=3, k=2, batches=50, seed=0)
+    assert rows.shape == (50, 6)
+    for row in rows:
+        ids, counts = np.unique(labels[row], return_counts=True)
+        assert len(ids) == 3 and (counts == 2).all()
+    assert not (pk_indices(labels, 3, 2, 50, seed=1) == rows).all()
+    with pytest.raises(ValueError, match="`k` .* must be an integer >= 2"):
+        pk_indices(labels, 3, 1, 1)
+    with pytest.raises(ValueError, match="only 6"):
+        pk_indices(labels, 7, 2, 1)
+    source = image_folder(DIGITS, "train")
+    batch = next(iter(pk_batches(source, p=2, k=3, seed=0)))
+    assert batch["image"].shape == (6, 28, 28, 3)
+    assert sorted(np.unique(batch["label"].numpy(), return_counts=True)[1].tolist()) == [3, 3]
