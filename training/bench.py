@@ -4,6 +4,8 @@
         [--image-size 224] [--steps 10] [--repeats 5] [--mixed-precision bfloat16]
         [--pipeline-images 2000] [--data synthetic|cifar10] [--torch/--no-torch]
         [--json OUT.json] [--tiny]
+    python -m training.bench --suite triplet [--triplet-batch-sizes 64,256,1024]
+        [--triplet-dim 128] [--triplet-distance squared_l2] [--repeats 5] [--json OUT.json]
 
 A lone absolute time says little: it depends on the machine, the drivers, the load, the
 thermal state. So every number this script prints is a *ratio* of two rates measured in the
@@ -19,6 +21,10 @@ same process, alternately, on the same data:
 * **zoo ResNet-50 under Keras vs torchvision's ResNet-50** (``--torch``, default on when CUDA
   is available): both with mixed precision (Keras policy vs ``torch.autocast``) and SGD with
   momentum, torch in ``channels_last`` (target: >= 0.9).
+* **batch-hard triplet loss vs a naive per-anchor loop** (``--suite triplet``): loss + gradient
+  w.r.t. 128-d embeddings at B = 64, 256, 1024 (`bench_triplet`), ratio = naive seconds /
+  vectorised seconds, with batch_all and semi_hard relative to batch_hard where their B x B x B
+  tensors fit in 2 GiB, and the largest intermediate of each (B^2 vs B^3 floats) from shapes.
 
 Method (`time_trials`): build both models, compile them identically, run one untimed step of
 each (tracing and XLA compilation), then time trials A, B, A, B, ... so that drift (clock
@@ -581,6 +587,294 @@ def _torch_row(*, batch_size, image_size, steps, repeats, precision, classes, de
 
 
 # ---------------------------------------------------------------------------------------------
+# Triplet loss: vectorised batch-hard mining vs a naive per-anchor loop
+# ---------------------------------------------------------------------------------------------
+
+TRIPLET_BATCH_SIZES = (64, 256, 1024)
+TRIPLET_DIM = 128
+TRIPLET_PER_IDENTITY = 4  # K images per identity in the P x K batch
+TRIPLET_MAX_INTERMEDIATE_BYTES = 2 * 2**30  # batch_all / semi_hard skipped above 2 GiB
+FLOAT32_BYTES = 4
+
+
+def naive_batch_hard_triplet_loss(labels, embeddings, margin: float = 0.2,
+                                  distance: str = "squared_l2", soft_margin: bool = False):
+    """Batch-hard triplet loss written as a plain Python loop over anchors (the reference).
+
+    The same math as ``TripletLoss(margin, distance, mining="batch_hard")``, one anchor at a
+    time: its distances to the whole batch (a row of the distance matrix, O(B)), the largest
+    over its positives (same label, not itself), the smallest over its negatives, the hinge
+    ``max(0, d_ap - d_an + margin)`` (or ``softplus(d_ap - d_an)``); the loss is the mean over
+    the anchors that have both a positive and a negative (0 when none has). Written in
+    ``keras.ops``, so it runs and differentiates on every backend; it issues ~10 small ops per
+    anchor, which is what the vectorised loss saves.
+
+    Args:
+        labels: integer identities ``(B,)`` (read on the host: they pick the indices).
+        embeddings: ``(B, D)``.
+        margin, distance, soft_margin: as `zoo.losses.triplet.TripletLoss`.
+
+    Returns:
+        The scalar loss.
+
+    Example:
+        >>> x = np.array([[0., 0.], [0., 1.], [3., 0.], [3., 1.]], "float32")
+        >>> float(naive_batch_hard_triplet_loss(np.array([0, 0, 1, 1]), x, margin=1.0))
+        0.0
+    """
+    from keras import ops
+
+    from zoo.losses.distances import check_distance, safe_sqrt
+
+    check_distance(distance)
+    labels = np.asarray(ops.convert_to_numpy(labels)).reshape(-1)
+    x = ops.cast(embeddings, "float32")
+    if distance == "cosine":
+        x = x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), 1e-12)
+    sq_norms = ops.sum(ops.square(x), axis=-1)
+    total, anchors = ops.zeros(()), 0
+    for a in range(len(labels)):
+        positives = np.flatnonzero((labels == labels[a]) & (np.arange(len(labels)) != a))
+        negatives = np.flatnonzero(labels != labels[a])
+        if len(positives) == 0 or len(negatives) == 0:
+            continue  # nothing to mine for this anchor
+        dots = ops.matmul(x, x[a])                           # (B,): row a of the Gram matrix
+        if distance == "cosine":
+            d = 1.0 - dots
+        else:
+            d = ops.maximum(sq_norms - 2.0 * dots + sq_norms[a], 0.0)
+            if distance == "l2":
+                d = safe_sqrt(d)
+        hardest_positive = ops.max(ops.take(d, positives))
+        hardest_negative = ops.min(ops.take(d, negatives))
+        diff = hardest_positive - hardest_negative
+        total = total + (ops.softplus(diff) if soft_margin else ops.relu(diff + margin))
+        anchors += 1
+    return total / max(anchors, 1)
+
+
+def value_and_grad(fn: Callable[[Any], Any], compiled: bool = False
+                   ) -> Callable[[Any], tuple[float, np.ndarray]] | None:
+    """``x -> (fn(x), d fn / d x)`` with the backend's own autodiff, synchronised to NumPy.
+
+    TensorFlow: ``tf.GradientTape`` (compiled: ``tf.function(jit_compile=True)``, XLA as Keras'
+    ``jit_compile="auto"`` picks); JAX: ``jax.value_and_grad`` (compiled: ``jax.jit``); torch:
+    ``torch.autograd.grad`` (compiled: None, ``torch.compile`` is not benchmarked). Returning
+    NumPy values makes every call wait for the device.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        f = jax.value_and_grad(fn)
+        f = jax.jit(f) if compiled else f
+
+        def call(x):
+            value, grad = f(x)
+            return float(value), np.asarray(grad)
+        return call
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def tape_grad(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value = fn(x)
+            return value, tape.gradient(value, x)
+        f = tf.function(tape_grad, jit_compile=True) if compiled else tape_grad
+
+        def call(x):
+            value, grad = f(x)
+            return float(value), grad.numpy()
+        return call
+    if backend == "torch":
+        if compiled:
+            return None
+        import torch
+
+        def call(x):
+            x = x.detach().requires_grad_(True)
+            value = fn(x)
+            (grad,) = torch.autograd.grad(value, x)
+            return float(value.detach().cpu()), grad.detach().cpu().numpy()
+        return call
+    raise ValueError(f"No autodiff for the {backend!r} backend.")
+
+
+def triplet_batch(batch_size: int, dim: int, per_identity: int = TRIPLET_PER_IDENTITY,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A P x K batch: ``batch_size // per_identity`` identities, ``per_identity`` each,
+    unit-norm Gaussian embeddings ``(B, dim)`` float32 and int32 labels ``(B,)``."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(math.ceil(batch_size / per_identity)), per_identity)
+    labels = rng.permutation(labels[:batch_size]).astype("int32")
+    x = rng.normal(size=(batch_size, dim)).astype("float32")
+    return x / np.linalg.norm(x, axis=1, keepdims=True), labels
+
+
+def triplet_largest_intermediate(mining: str, batch_size: int) -> dict[str, Any]:
+    """The largest float32 tensor a triplet loss variant builds, from its shapes.
+
+    ``batch_hard`` works on the B x B distance matrix; ``batch_all`` builds ``D[a, p] - D[a, n]``
+    over B x B x B; ``semi_hard`` compares ``D[a, n] > D[a, p]`` over B x B x B; the naive loop
+    holds one distance row (B) per anchor, B of them kept for the backward pass (O(B^2) in all).
+    The backward pass keeps tensors of the same shapes, a few at a time.
+    """
+    shape = {"naive": (batch_size,), "batch_hard": (batch_size,) * 2,
+             "batch_all": (batch_size,) * 3, "semi_hard": (batch_size,) * 3}[mining]
+    return {"shape": list(shape), "bytes": FLOAT32_BYTES * math.prod(shape)}
+
+
+def xla_temp_bytes(fn: Callable[[Any], Any], x) -> int | None:
+    """Under JAX: the scratch memory XLA allocates for ``jit(value_and_grad(fn))(x)``, from the
+    compiler's own memory analysis (compiled, never run: safe for B^3 shapes). Else None."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    try:
+        analysis = jax.jit(jax.value_and_grad(fn)).lower(x).compile().memory_analysis()
+        return None if analysis is None else int(analysis.temp_size_in_bytes)
+    except Exception:  # informative only
+        return None
+
+
+def _seconds(times: list[float]) -> dict[str, Any]:
+    return {"median_s": statistics.median(times), "trials_s": list(times)}
+
+
+def bench_triplet(batch_size: int, *, dim: int = TRIPLET_DIM, repeats: int = 5, warmup: int = 1,
+                  margin: float = 0.2, distance: str = "squared_l2",
+                  per_identity: int = TRIPLET_PER_IDENTITY,
+                  max_intermediate_bytes: int = TRIPLET_MAX_INTERMEDIATE_BYTES,
+                  compiled: bool = True, seed: int = 0) -> dict[str, Any]:
+    """Forward + backward (gradient w.r.t. the embeddings) of batch-hard triplet loss, timed
+    against the naive per-anchor loop, plus batch_all and semi_hard where their B^3 fits.
+
+    Sides, timed alternately (`time_trials`, one loss + gradient per trial, ``warmup`` untimed
+    rounds first): ``naive`` (`naive_batch_hard_triplet_loss`, eager), ``batch_hard``
+    (``TripletLoss(mining="batch_hard")``, eager: the same execution mode as the naive loop),
+    ``batch_hard_compiled`` (XLA: ``tf.function(jit_compile=True)`` / ``jax.jit``; not on
+    torch), ``batch_all`` and ``semi_hard`` (eager; skipped, with a reason, when one B^3 float32
+    tensor would exceed ``max_intermediate_bytes``).
+
+    Args:
+        batch_size: B (a P x K batch with K = ``per_identity``).
+        dim: embedding size D.
+        repeats, warmup: timed and untimed alternating rounds.
+        margin, distance: of every loss.
+        max_intermediate_bytes: the largest B^3 tensor batch_all / semi_hard may need.
+        compiled: also time the XLA-compiled batch-hard loss.
+
+    Returns:
+        ``{"batch_size", "dim", "sides": {name: {"median_s", "trials_s", "loss",
+        "largest_intermediate"} or {"skipped"}}, "ratio" (naive / batch_hard, median seconds),
+        "ratio_compiled" (naive / batch_hard_compiled), "ratio_to_batch_hard" (batch_all and
+        semi_hard seconds / batch_hard seconds), "check" (naive vs vectorised loss and gradient
+        differences), "xla_temp_bytes", memory}``.
+    """
+    from zoo.losses.triplet import TripletLoss
+
+    x_np, y_np = triplet_batch(batch_size, dim, per_identity, seed)
+    x, labels = keras.ops.convert_to_tensor(x_np), keras.ops.convert_to_tensor(y_np)
+    losses: dict[str, Callable[[Any], Any]] = {
+        "naive": lambda e: naive_batch_hard_triplet_loss(y_np, e, margin, distance)}
+    for mining in ("batch_hard", "batch_all", "semi_hard"):
+        loss = TripletLoss(margin=margin, distance=distance, mining=mining)
+        losses[mining] = lambda e, loss=loss: loss(labels, e)
+
+    sides: dict[str, dict[str, Any]] = {}
+    calls: dict[str, Callable[[], tuple[float, np.ndarray]]] = {}
+    for name in ("naive", "batch_hard", "batch_hard_compiled", "batch_all", "semi_hard"):
+        mining = "batch_hard" if name == "batch_hard_compiled" else name
+        largest = triplet_largest_intermediate(mining, batch_size)
+        sides[name] = {"largest_intermediate": largest}
+        if largest["bytes"] > max_intermediate_bytes:
+            sides[name]["skipped"] = (
+                f"one {'x'.join(map(str, largest['shape']))} float32 tensor is "
+                f"{largest['bytes'] / 2**30:.1f} GiB > {max_intermediate_bytes / 2**30:g} GiB")
+            continue
+        f = value_and_grad(losses[mining], compiled=name.endswith("_compiled"))
+        if f is None or (name.endswith("_compiled") and not compiled):
+            sides[name]["skipped"] = ("not compiled on the torch backend" if f is None
+                                      else "compiled side not requested")
+            continue
+        calls[name] = lambda f=f: f(x)
+
+    first = _untimed_first_steps(calls)  # tracing / XLA compilation
+    times = time_trials(calls, repeats, warmup=max(0, warmup - 1))
+    results = {name: call() for name, call in calls.items()}
+    for name, t in times.items():
+        sides[name].update(_seconds(t), loss=results[name][0], first_call_s=first[name])
+
+    hard = sides["batch_hard"]["median_s"]
+    row: dict[str, Any] = {
+        "batch_size": batch_size, "dim": dim, "per_identity": per_identity, "margin": margin,
+        "distance": distance, "repeats": repeats, "warmup": warmup, "sides": sides,
+        "ratio": sides["naive"]["median_s"] / hard,
+        "ratio_compiled": (sides["naive"]["median_s"] / sides["batch_hard_compiled"]["median_s"]
+                           if "median_s" in sides["batch_hard_compiled"] else None),
+        "ratio_to_batch_hard": {m: sides[m]["median_s"] / hard if "median_s" in sides[m]
+                                else None for m in ("batch_all", "semi_hard")},
+        "check": {
+            "loss_abs_diff": abs(results["naive"][0] - results["batch_hard"][0]),
+            "grad_max_abs_diff": float(np.max(np.abs(results["naive"][1]
+                                                     - results["batch_hard"][1]))),
+        },
+        "xla_temp_bytes": ({m: xla_temp_bytes(losses[m], x)
+                            for m in ("batch_hard", "batch_all", "semi_hard")}
+                           if keras.backend.backend() == "jax" else None),
+    }
+    row.update(memory_snapshot())
+    return row
+
+
+def _fmt_bytes(n: float) -> str:
+    """``4096`` -> ``"4 KiB"``: binary units, at most one decimal."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if n == int(n) else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def format_triplet_table(rows: list[dict[str, Any]]) -> str:
+    """The triplet rows as an aligned text table of ratios and largest intermediates."""
+    header = ("B", "naive/hard", "naive/hard XLA", "hard XLA speed-up", "all/hard",
+              "semi/hard", "largest hard", "largest all, semi", "|dloss|", "|dgrad|")
+    lines = [header]
+    for r in rows:
+        s = r["sides"]
+        xla = s["batch_hard_compiled"].get("median_s")
+        lines.append((
+            str(r["batch_size"]), _fmt(r["ratio"], ".1f"), _fmt(r["ratio_compiled"], ".1f"),
+            _fmt(s["batch_hard"]["median_s"] / xla if xla else None, ".1f"),
+            _fmt(r["ratio_to_batch_hard"]["batch_all"], ".2f"),
+            _fmt(r["ratio_to_batch_hard"]["semi_hard"], ".2f"),
+            _fmt_bytes(s["batch_hard"]["largest_intermediate"]["bytes"]),
+            _fmt_bytes(s["batch_all"]["largest_intermediate"]["bytes"])
+            + (" (skipped)" if "skipped" in s["batch_all"] else ""),
+            _fmt(r["check"]["loss_abs_diff"], ".1e"), _fmt(r["check"]["grad_max_abs_diff"], ".1e")))
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in lines)
+
+
+def _triplet_section(args, note: Callable[[str], None],
+                     save: Callable[[dict], None], result: dict[str, Any]) -> None:
+    """The triplet rows of `main` (``--suite triplet``), saved after each batch size."""
+    result["triplet"] = []
+    for b in args.triplet_batch_sizes:
+        print(f"... triplet loss B={b} D={args.triplet_dim}", flush=True)
+        row = bench_triplet(b, dim=args.triplet_dim, repeats=args.repeats, seed=args.seed,
+                            distance=args.triplet_distance, compiled=True)
+        for m in ("batch_all", "semi_hard", "batch_hard_compiled"):
+            if "skipped" in row["sides"][m]:
+                note(f"triplet B={b}: {m} skipped: {row['sides'][m]['skipped']}")
+        result["triplet"].append(row)
+        save(result)
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 
@@ -623,7 +917,7 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             checks.append({"target": name, "value": value, "threshold": threshold,
                            "met": bool(value >= threshold)})
 
-    for p in result["pairs"]:
+    for p in result.get("pairs", []):
         if p["reference"]:
             check(f"train ratio {p['model']}", p["train"]["ratio"], TARGETS["train"])
             check(f"infer ratio {p['model']}", p["infer"]["ratio"], TARGETS["infer"])
@@ -646,6 +940,16 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.bench",
                                      description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=("models", "triplet", "all"), default="models",
+                        help="models: the model, pipeline and torch rows (default); triplet: "
+                             "batch-hard triplet loss vs a naive per-anchor loop; all: both")
+    parser.add_argument("--triplet-batch-sizes", default=",".join(map(str, TRIPLET_BATCH_SIZES)),
+                        help="triplet suite: comma-separated batch sizes (default 64,256,1024)")
+    parser.add_argument("--triplet-dim", type=int, default=TRIPLET_DIM,
+                        help=f"triplet suite: embedding size (default {TRIPLET_DIM})")
+    parser.add_argument("--triplet-distance", default="squared_l2",
+                        choices=("squared_l2", "l2", "cosine"),
+                        help="triplet suite: the distance (default squared_l2, the loss's)")
     parser.add_argument("--models", default="resnet50,vgg16,mobilenet",
                         help=f"comma-separated zoo names; references: {', '.join(REFERENCES)}")
     parser.add_argument("--batch-size", type=int, default=None, help="default 32")
@@ -677,6 +981,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.triplet_batch_sizes = [int(b) for b in str(args.triplet_batch_sizes).split(",")
+                                if b.strip()]
     return args
 
 
@@ -734,6 +1040,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"note: {text}", flush=True)
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.suite == "triplet":
+        args.torch = False  # the torch row belongs to the models suite
     args.torch = args.torch if args.torch is not None else _cuda_available()
     if args.torch and keras.backend.backend() == "jax":
         # JAX takes 75% of GPU memory when it starts unless told not to; torch needs room too.
@@ -775,6 +1083,13 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
     print(f"backend {keras.backend.backend()} | keras {keras.__version__} | "
           f"{result['device']['summary']} | batch {args.batch_size} | "
           f"precision {result['settings']['precision']}", flush=True)
+    if args.suite in ("triplet", "all"):
+        result["settings"]["triplet"] = {"batch_sizes": args.triplet_batch_sizes,
+                                         "dim": args.triplet_dim,
+                                         "distance": args.triplet_distance}
+        _triplet_section(args, note, save, result)
+    if args.suite == "triplet":
+        return result
     common = dict(batch_size=args.batch_size, steps=args.steps, repeats=args.repeats,
                   classes=args.classes, seed=args.seed)
     for name in models:
@@ -818,13 +1133,25 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
 def print_report(result: dict[str, Any]) -> None:
     """The table, the pipeline and torch lines, then one met / not met line per target."""
     s = result["settings"]
-    print()
-    print(f"train: train_on_batch, infer: predict_on_batch; batch {s['batch_size']}, "
-          f"{s['steps']} steps x {s['repeats']} alternating trials, medians; "
-          f"{s['precision']}; {s['backend']} backend; {result['device']['summary']}")
-    print(format_table(result["pairs"]))
-    print("(ratio = zoo / reference; peak memory is the process's peak so far, so it only "
-          "grows down the table)")
+    if result.get("triplet"):
+        t = s["triplet"]
+        print(f"\ntriplet loss + gradient w.r.t. the embeddings, D={t['dim']}, {t['distance']}, "
+              f"P x {TRIPLET_PER_IDENTITY} batches; {s['repeats']} alternating trials, medians; "
+              f"{s['backend']} backend; {result['device']['summary']}")
+        print(format_triplet_table(result["triplet"]))
+        print("(naive/hard: naive per-anchor loop / vectorised batch_hard, both eager; "
+              "naive/hard XLA: vs the compiled loss; hard XLA speed-up: eager / compiled "
+              "batch_hard; all/hard, semi/hard: their time / batch_hard's, eager; largest: one "
+              "float32 B x B (hard) or B x B x B (all, semi) tensor, from shapes; |dloss|, "
+              "|dgrad|: naive vs vectorised)")
+    if result.get("pairs"):
+        print()
+        print(f"train: train_on_batch, infer: predict_on_batch; batch {s['batch_size']}, "
+              f"{s['steps']} steps x {s['repeats']} alternating trials, medians; "
+              f"{s['precision']}; {s['backend']} backend; {result['device']['summary']}")
+        print(format_table(result["pairs"]))
+        print("(ratio = zoo / reference; peak memory is the process's peak so far, so it only "
+              "grows down the table)")
     pipe = result.get("pipeline")
     if pipe:
         print(f"\npipeline ({pipe['source']}, batch {pipe['batch_size']}, "

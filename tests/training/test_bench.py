@@ -186,3 +186,100 @@ def test_torch_resnet50_row_tiny(torch_one_thread):
     assert row["keras"]["images_per_s"] > 0 and row["torch"]["images_per_s"] > 0
     keras_rate, torch_rate = row["keras"]["images_per_s"], row["torch"]["images_per_s"]
     assert row["ratio"] == pytest.approx(keras_rate / torch_rate)
+
+
+# --- triplet loss: vectorised batch-hard vs the naive per-anchor loop ---------------------------
+
+def _triplet_case(batch_size, dim=4, seed=0):
+    """Random embeddings and labels with pairs, a triple and a lone identity (an anchor with no
+    positive, which both versions must leave out of the mean)."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.repeat(np.arange(batch_size // 2 - 1), 2), [99, 7]])[:batch_size]
+    labels = rng.permutation(labels).astype("int32")
+    x = rng.normal(size=(batch_size, dim)).astype("float32")
+    return x, labels
+
+
+@pytest.mark.parametrize("batch_size", [8, 16])
+@pytest.mark.parametrize("distance", ["squared_l2", "l2", "cosine"])
+def test_naive_triplet_loop_matches_batch_hard_loss_and_gradient(batch_size, distance):
+    from zoo.losses.triplet import TripletLoss
+
+    x_np, y_np = _triplet_case(batch_size, seed=batch_size)
+    assert np.sum(y_np == 99) == 1  # an anchor without a positive
+    x, y = bench.keras.ops.convert_to_tensor(x_np), bench.keras.ops.convert_to_tensor(y_np)
+    loss = TripletLoss(margin=0.3, distance=distance, mining="batch_hard")
+    want, want_grad = bench.value_and_grad(lambda e: loss(y, e))(x)
+    got, got_grad = bench.value_and_grad(
+        lambda e: bench.naive_batch_hard_triplet_loss(y_np, e, 0.3, distance))(x)
+    assert want > 0.05 and np.abs(want_grad).max() > 1e-3  # not a vacuous 0 == 0
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got_grad, want_grad, atol=1e-5)
+    # the comparison can fail: another margin moves the value, another mining the gradient
+    other, _ = bench.value_and_grad(
+        lambda e: bench.naive_batch_hard_triplet_loss(y_np, e, 0.5, distance))(x)
+    assert abs(other - want) > 1e-3
+    _, all_grad = bench.value_and_grad(
+        lambda e: TripletLoss(margin=0.3, distance=distance, mining="batch_all")(y, e))(x)
+    assert np.abs(all_grad - got_grad).max() > 1e-3
+
+
+def test_naive_triplet_loop_is_zero_with_nothing_to_mine():
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    for labels in ([1, 1, 1, 1], [0, 1, 2, 3]):
+        assert float(bench.naive_batch_hard_triplet_loss(np.array(labels), x)) == 0.0
+
+
+def test_bench_triplet_row_has_ratios_of_medians_and_sizes_from_shapes():
+    row = bench.bench_triplet(8, dim=4, repeats=2, warmup=1)
+    sides = row["sides"]
+    for name in ("naive", "batch_hard", "batch_hard_compiled", "batch_all", "semi_hard"):
+        trials = sides[name]["trials_s"]
+        assert len(trials) == 2 and min(trials) > 0
+        assert sides[name]["median_s"] == pytest.approx(statistics.median(trials))
+        assert math.isfinite(sides[name]["loss"])
+    hard = sides["batch_hard"]["median_s"]
+    assert row["ratio"] == pytest.approx(sides["naive"]["median_s"] / hard)
+    assert row["ratio_compiled"] == pytest.approx(
+        sides["naive"]["median_s"] / sides["batch_hard_compiled"]["median_s"])
+    for mining in ("batch_all", "semi_hard"):
+        assert row["ratio_to_batch_hard"][mining] == pytest.approx(sides[mining]["median_s"] / hard)
+    assert sides["naive"]["loss"] == pytest.approx(sides["batch_hard"]["loss"], abs=1e-5)
+    assert sides["batch_hard_compiled"]["loss"] == pytest.approx(sides["batch_hard"]["loss"],
+                                                                 abs=1e-5)
+    assert row["check"]["loss_abs_diff"] < 1e-5 and row["check"]["grad_max_abs_diff"] < 1e-5
+    assert sides["batch_hard"]["largest_intermediate"] == {"shape": [8, 8], "bytes": 4 * 8**2}
+    assert sides["batch_all"]["largest_intermediate"] == {"shape": [8, 8, 8], "bytes": 4 * 8**3}
+    assert sides["semi_hard"]["largest_intermediate"]["bytes"] == 4 * 8**3
+    assert json.loads(json.dumps(row, default=str))["ratio"] == pytest.approx(row["ratio"])
+
+
+def test_bench_triplet_skips_the_cubic_losses_above_the_memory_limit():
+    # the default limit: B = 1024 needs a 4 GiB B^3 tensor (skipped), B = 256 64 MiB (timed)
+    limit = bench.TRIPLET_MAX_INTERMEDIATE_BYTES
+    assert bench.triplet_largest_intermediate("batch_all", 1024)["bytes"] == 4 * 2**30 > limit
+    assert bench.triplet_largest_intermediate("semi_hard", 256)["bytes"] == 64 * 2**20 < limit
+    assert bench.triplet_largest_intermediate("batch_hard", 1024)["bytes"] == 4 * 2**20
+    row = bench.bench_triplet(16, dim=4, repeats=1, compiled=False,
+                              max_intermediate_bytes=4 * 16**3 - 1)
+    for mining in ("batch_all", "semi_hard"):
+        assert "GiB" in row["sides"][mining]["skipped"]
+        assert "median_s" not in row["sides"][mining]
+        assert row["ratio_to_batch_hard"][mining] is None
+    assert row["sides"]["batch_hard_compiled"]["skipped"] and row["ratio_compiled"] is None
+    assert row["ratio"] > 0
+
+
+def test_triplet_suite_cli_writes_rows_and_prints_the_table(tmp_path):
+    path = tmp_path / "t.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = bench.main(["--suite", "triplet", "--triplet-batch-sizes", "8",
+                             "--triplet-dim", "4", "--repeats", "1", "--json", str(path)])
+    saved = json.loads(path.read_text())
+    assert [r["batch_size"] for r in saved["triplet"]] == [8] and saved["pairs"] == []
+    assert saved["settings"]["triplet"] == {"batch_sizes": [8], "dim": 4,
+                                            "distance": "squared_l2"}
+    assert saved["triplet"][0]["ratio"] == pytest.approx(result["triplet"][0]["ratio"])
+    printed = out.getvalue()
+    assert "naive/hard" in printed and "train ref img/s" not in printed
