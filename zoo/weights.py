@@ -390,7 +390,8 @@ def apply_weights(model: keras.Model, arch: str, weights: Any, *, include_top: b
     """The last step of every builder: loads ``weights`` (None, tag or path) into ``model``.
 
     A headless model (``include_top=False``) takes its weights from the record's headless
-    file if there is one, else from the full file through `transfer_by_name`.
+    file if there is one, else from the full file through `transfer_by_name`. A model loaded
+    from a tag keeps its record as ``model.zoo_weights`` (a `WeightSpec`).
     """
     if weights is None:
         return model
@@ -398,6 +399,7 @@ def apply_weights(model: keras.Model, arch: str, weights: Any, *, include_top: b
         load_weights_file(model, weights, arch)
         return model
     spec = get_weight_spec(arch, weights)
+    model.zoo_weights = spec  # the record travels with the model (zoo.metric.verify reads it)
     if include_top or spec.notop:
         load_weights_file(model, resolve_file(spec, include_top=include_top), arch)
         return model

@@ -53,3 +53,33 @@ def pk_batches(source: LabelledSource, p: int, k: int, *, batches: int | None = 
     order = pk_indices(source.labels, p, k, batches, seed).reshape(-1)
     ds = source.subset(order).dataset(channels)
     return ds.batch(p * k, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def pair_indices(labels: np.ndarray, n: int, seed: int = 0,
+                 positive_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random pairs ``(n, 2)`` of item indices and their labels ``(n,)`` (1 = same).
+
+    ``positive_fraction`` of the pairs are two different items of one identity (identity
+    drawn uniformly, so rare identities are not starved), the rest two items of different
+    identities: the balanced pairs a Siamese network with contrastive loss trains on.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    members = {c: np.flatnonzero(labels == c) for c in classes}
+    usable = [c for c in classes if len(members[c]) >= 2]
+    if len(classes) < 2 or not usable:
+        raise ValueError(f"Pairs need at least two identities and one with two or more items; "
+                         f"the labels hold {len(classes)} identities, "
+                         f"{len(usable)} with two or more items.")
+    if not 0 <= positive_fraction <= 1:
+        raise ValueError(f"`positive_fraction` must be in [0, 1]. Received: {positive_fraction}")
+    rng = np.random.default_rng(seed)
+    same = (rng.random(n) < positive_fraction).astype("int8")
+    pairs = np.empty((n, 2), dtype=np.int64)
+    for i in range(n):
+        if same[i]:
+            pairs[i] = rng.choice(members[usable[rng.integers(len(usable))]], 2, replace=False)
+        else:
+            a, b = rng.choice(classes, 2, replace=False)
+            pairs[i] = rng.choice(members[a]), rng.choice(members[b])
+    return pairs, same

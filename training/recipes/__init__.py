@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+OBJECTIVES = ("softmax", "center", "triplet", "contrastive")
 SCHEDULES = ("constant", "step", "exponential", "polynomial", "cosine", "onecycle")
 
 
@@ -32,6 +33,9 @@ class Recipe:
             seeded); the test split is never seen in training.
         limit: use only ``limit`` training images, a stratified seeded sample (smoke runs).
         batch_size, epochs: as usual; the batch is global (split across replicas).
+        steps_per_epoch: metric learning only: batches per epoch when the sampler's own count
+            (every image once) is too few to be a useful epoch (small datasets: pairs and
+            P x K batches are drawn afresh, so there is no natural epoch).
         optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``rmsprop``, ``adam`` or ``adamw``.
         lr: the peak learning rate.
         schedule: ``constant``, ``step`` (``lr * gamma`` at each epoch in ``milestones``),
@@ -50,6 +54,19 @@ class Recipe:
         monitor: the metric for checkpoints and early stopping.
         seed: one seed for splits, shuffling, augmentation and initialisation.
         target: ``{metric: value}`` the shipped weight must reach (for the README / notes).
+        objective: ``"softmax"`` (classification, `training.train`) or a metric-learning
+            objective run by `training.metric_learning`: ``"center"`` (softmax + lambda *
+            center loss), ``"triplet"`` (online mining on P x K batches) or
+            ``"contrastive"`` (a Siamese pair model on balanced same / different pairs).
+        loss_args: the objective's loss arguments (``{"margin": 0.2, "mining": ...}``;
+            ``{"weight": 0.01, "alpha": 0.5}`` for center loss).
+        pk: ``(P, K)``: identities per batch and images per identity (triplet; the batch
+            size is then P * K).
+        mining_warmup: epochs of ``batch_all`` mining before the recipe's ``batch_hard`` (from
+            a random start batch-hard mining collapses every embedding to one point, where the
+            loss sticks at the margin; Hermans et al. start from an ImageNet network).
+        train_identities: split by identity: the first N identities train (the last of them
+            validate, ``val_fraction`` of N), the others are the unseen test identities.
     """
 
     name: str
@@ -64,6 +81,7 @@ class Recipe:
     limit: int | None = None
     batch_size: int = 128
     epochs: int = 10
+    steps_per_epoch: int | None = None
     optimizer: str = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
@@ -83,6 +101,11 @@ class Recipe:
     monitor: str = "val_accuracy"
     seed: int = 0
     target: dict[str, float] = dataclasses.field(default_factory=dict)
+    objective: str = "softmax"
+    loss_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    pk: tuple[int, int] | None = None
+    mining_warmup: int = 0
+    train_identities: int | None = None
 
     def __post_init__(self):
         self.image_size = tuple(self.image_size)
@@ -98,6 +121,11 @@ class Recipe:
                 raise ValueError(f"`{field}` must be a positive integer. Received: {value!r}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"`val_fraction` must be in [0, 1). Received: {self.val_fraction}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"`objective` must be one of {OBJECTIVES}. "
+                             f"Received: objective={self.objective!r}")
+        if self.pk is not None:
+            self.pk = tuple(self.pk)
         if self.channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3. Received: {self.channels!r}")
 

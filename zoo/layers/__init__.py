@@ -5,6 +5,7 @@ TensorFlow, JAX and PyTorch backends, and are registered for serialisation under
 package name ``"zoo"``.
 """
 
+from zoo.layers.distance import PairDistance, rowwise_distance
 from zoo.layers.heads import image_input, pool_features, validate_head_args
 from zoo.layers.normalization import LocalResponseNormalization
 from zoo.layers.shortcut import PadChannels
@@ -12,7 +13,9 @@ from zoo.layers.shortcut import PadChannels
 __all__ = [
     "LocalResponseNormalization",
     "PadChannels",
+    "PairDistance",
     "image_input",
     "pool_features",
+    "rowwise_distance",
     "validate_head_args",
 ]

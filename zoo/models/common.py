@@ -36,3 +36,31 @@ def classifier_input(name: str, *, include_top: bool, weights: Any, input_tensor
                        default_shape=entry.input_shape, min_size=entry.min_size,
                        fixed_size=entry.fixed_size_top if fixed_size is None else fixed_size,
                        include_top=include_top)
+
+
+def embedding_input(name: str, *, include_top: bool, weights: Any, input_tensor: Any,
+                    input_shape: Any, pooling: str | None, embedding_dim: int,
+                    flattening_top: bool = False, **weight_args: Any):
+    """`classifier_input` for embedding networks: the head is an ``embedding_dim`` vector.
+
+    ``flattening_top``: the head flattens a feature map (its size follows the input), so the
+    input height and width must be known when ``include_top=True``.
+
+    Raises:
+        ValueError: naming the argument, what is accepted and the value received.
+    """
+    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+        raise ValueError(f"{name}: `embedding_dim` must be an integer >= 1. "
+                         f"Received: embedding_dim={embedding_dim!r}")
+    entry = get_entry(name)
+    validate_head_args(name, include_top=include_top, pooling=pooling, classes=1)
+    check_weights_arg(name, weights, include_top=include_top, embedding_dim=embedding_dim,
+                      **weight_args)
+    if flattening_top and include_top and input_shape is not None \
+            and None in tuple(input_shape)[:2]:
+        raise ValueError(f"{name} with include_top=True flattens its last feature map, so it "
+                         f"needs a known input height and width. Received: "
+                         f"input_shape={tuple(input_shape)}")
+    return image_input(input_shape, input_tensor, model_name=name,
+                       default_shape=entry.input_shape, min_size=entry.min_size,
+                       fixed_size=False, include_top=include_top)

@@ -1,0 +1,153 @@
+"""Metric-learning runs on tiny real fixtures: samplers, the three objectives, evaluation."""
+
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from training import metric_learning as ML
+from training.data.metric import pair_indices, pk_indices
+from training.recipes import Recipe, load_recipe
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory):
+    """The 40 fixture digits as MNIST's train and test files (the test split = the same)."""
+    folder = tmp_path_factory.mktemp("mnist")
+    for kind in ("images-idx3", "labels-idx1"):
+        src = FIXTURES / f"mnist-tiny-{kind}-ubyte.gz"
+        shutil.copy(src, folder / f"train-{kind}-ubyte.gz")
+        shutil.copy(src, folder / f"t10k-{kind}-ubyte.gz")
+    return folder
+
+
+def test_pair_indices_are_balanced_and_labelled_right():
+    labels = np.repeat(np.arange(5), [2, 3, 4, 5, 1])  # identity 4 has a single image
+    pairs, same = pair_indices(labels, 2000, seed=0)
+    assert pairs.shape == (2000, 2) and same.shape == (2000,)
+    np.testing.assert_array_equal(labels[pairs[:, 0]] == labels[pairs[:, 1]], same == 1)
+    assert np.all(pairs[:, 0] != pairs[:, 1])
+    assert 0.45 < same.mean() < 0.55
+    assert np.array_equal(pair_indices(labels, 50, seed=3)[0], pair_indices(labels, 50, seed=3)[0])
+    with pytest.raises(ValueError, match="two identities"):
+        pair_indices(np.zeros(5), 10)
+    with pytest.raises(ValueError, match="positive_fraction"):
+        pair_indices(labels, 10, positive_fraction=1.5)
+
+
+def test_pk_batches_sequence_has_p_identities_k_each():
+    y = np.repeat(np.arange(10), 4)
+    x = np.arange(40, dtype="float32").reshape(40, 1, 1, 1)
+    batches = ML.PKBatches(x, y, p=3, k=4, steps=5, seed=0)
+    first = [batches[i][1] for i in range(len(batches))]
+    for labels in first:
+        ids, counts = np.unique(labels, return_counts=True)
+        assert len(ids) == 3 and np.all(counts == 4)
+    batches.on_epoch_end()  # a new epoch draws new batches
+    assert any(not np.array_equal(a, batches[i][1]) for i, a in enumerate(first))
+
+
+def test_identity_split_never_shares_a_person():
+    recipe = load_recipe("att_faces_siamese").replace(data_dir=str(FIXTURES / "att_faces"),
+                                                     train_identities=4, val_fraction=0.5)
+    data = ML.load_arrays(recipe)
+    ids = {k: set(np.unique(v[1])) for k, v in data.items()}
+    assert ids == {"train": {0, 1}, "val": {2, 3}, "test": {4, 5}}
+    assert data["train"][0].shape == (6, 112, 92, 1) and data["train"][0].max() <= 1.0
+    with pytest.raises(ValueError, match="train_identities"):
+        ML.load_arrays(recipe.replace(train_identities=5))
+
+
+def test_embedding_metrics_on_a_hand_made_set():
+    e = np.array([[0, 0], [0, 0.1], [5, 5], [5, 5.1]], dtype="float32")
+    y = np.array([0, 0, 1, 1])
+    m = ML.embedding_metrics(e, y, threshold=1.0)
+    assert m["precision_at_1"] == 1.0 and m["map_at_r"] == 1.0 and m["roc_auc"] == 1.0
+    assert m["verification_acc"] == 1.0 and m["pairs"] == 6 and m["same_pairs"] == 2
+    swapped = ML.embedding_metrics(e, np.array([0, 1, 0, 1]), threshold=1.0)
+    # same pairs at ~7.07; different ones at 0.1, 0.1, 7.0 and 7.14: 2 of 8 orderings right
+    assert swapped["precision_at_1"] == 0.0 and swapped["roc_auc"] == pytest.approx(0.25)
+
+
+def _mean(values):
+    return float(np.mean(values))
+
+
+def test_triplet_training_lowers_the_loss_on_real_digits(mnist_dir):
+    from training.data import load_source
+
+    x, y = load_source("mnist", "train", mnist_dir).arrays()
+    x = x.reshape(-1, 28, 28, 1).astype("float32") / 255.0
+    keras.utils.set_random_seed(0)
+    model = zoo.build("facenet", backbone="lenetpp", backbone_args={"width": 0.25},
+                      embedding_dim=16)
+    model.compile(keras.optimizers.Adam(3e-3),
+                  loss=zoo.losses.TripletLoss(margin=0.2, mining="batch_all"))
+    idx = pk_indices(y, 5, 4, 40, seed=0)
+    losses = [float(model.train_on_batch(x[b], y[b])) for b in idx]
+    assert np.all(np.isfinite(losses))
+    assert _mean(losses[-8:]) < 0.7 * _mean(losses[:8]), losses
+
+
+@pytest.mark.parametrize("objective,extra", [
+    ("center", {"loss_args": {"weight": 0.1, "alpha": 0.5}, "builder_args":
+                {"embedding_dim": 2, "width": 0.25}, "model": "lenetpp"}),
+    ("triplet", {"loss_args": {"margin": 0.2, "mining": "batch_hard"}, "pk": (5, 4),
+                 "mining_warmup": 1, "model": "facenet",
+                 "builder_args": {"backbone": "lenetpp", "backbone_args": {"width": 0.25},
+                                  "embedding_dim": 8}}),
+    ("contrastive", {"loss_args": {"margin": 1.0}, "model": "facenet",
+                     "builder_args": {"backbone": "lenetpp", "backbone_args": {"width": 0.25},
+                                      "embedding_dim": 8}}),
+])
+def test_each_objective_runs_end_to_end(tmp_path, mnist_dir, objective, extra):
+    recipe = Recipe(name=f"tiny_{objective}", dataset="mnist", data_dir=str(mnist_dir),
+                    objective=objective, image_size=(28, 28), channels=1, fit="none",
+                    val_fraction=0.5, batch_size=8, epochs=2, optimizer="adam", lr=1e-3,
+                    **extra)
+    summary = ML.train(recipe, tmp_path, verbose=0)
+    assert summary["epochs_run"] == 2
+    for split in ("val", "test"):
+        for key in ("precision_at_1", "map_at_r", "roc_auc", "verification_acc_best"):
+            assert 0.0 <= summary[split][key] <= 1.0, (split, key)
+    assert "verification_acc" in summary["test"]  # at the validation threshold
+    if objective == "center":
+        assert 0.0 <= summary["test"]["acc@1"] <= 1.0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["metrics"] == summary["test"]
+    # the saved embedding network loads into a fresh build of the recipe's model
+    model = ML.build(recipe, 10)
+    model.load_weights(tmp_path / "model.weights.h5")
+
+
+def test_faces_contrastive_run_and_scatter_figure(tmp_path):
+    recipe = load_recipe("att_faces_siamese").replace(
+        data_dir=str(FIXTURES / "att_faces"), train_identities=4, val_fraction=0.5, epochs=1,
+        batch_size=4, builder_args={"filters": [8, 8, 8], "units": 16, "embedding_dim": 8},
+        augment=[])
+    summary = ML.train(recipe, tmp_path / "faces", verbose=0)
+    assert summary["test"]["pairs"] == 15 and summary["test"]["same_pairs"] == 6
+    rng = np.random.default_rng(0)
+    panels = [(f"run {i}", rng.normal(size=(50, 2)), rng.integers(0, 10, 50)) for i in range(2)]
+    path = ML.plot_embeddings_2d(panels, tmp_path / "fig.png")
+    assert path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="2-D"):
+        ML.plot_embeddings_2d([("x", rng.normal(size=(5, 3)), np.zeros(5))], tmp_path / "f.png")
+
+
+def test_cli_rejects_bad_options(capsys):
+    with pytest.raises(SystemExit):
+        ML.main(["mnist_center", "--figure", "x.png"])
+    assert "--figure needs --sweep" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ML.main(["mnist_center", "--loss-arg", "weight"])
+    with pytest.raises(SystemExit):
+        ML.main(["no_such_recipe"])
+    with pytest.raises(ValueError, match="objective"):
+        Recipe(name="x", model="lenetpp", dataset="mnist", objective="arcface")
