@@ -367,9 +367,11 @@ def train(recipe: Recipe, out: str | Path, verbose: int | str = "auto") -> dict[
                "params": model.count_params(), "val": val_metrics, "test": test_metrics,
                "weights": str(out / "model.weights.h5")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # the `training.publish --metrics-json` format: context strings + top-level numbers
     (out / "metrics.json").write_text(json.dumps(
-        {"dataset": recipe.dataset, "split": "test (unseen identities)"
-         if recipe.train_identities else "test", "metrics": test_metrics}, indent=2) + "\n")
+        {"model": recipe.model, "dataset": recipe.dataset,
+         "split": "test, unseen identities" if recipe.train_identities else "test",
+         "n": int(len(yt)), **test_metrics}, indent=2) + "\n")
     return summary
 
 
@@ -433,6 +435,14 @@ def sweep(recipe: Recipe, name: str, values: list[Any], out: Path, figure: str |
     return result
 
 
+def summary_line(summary: dict[str, Any], out: str | Path) -> str:
+    t = summary["test"]
+    return (f"{summary['recipe']}: {summary['epochs_run']} epochs in {summary['seconds']:.0f} s; "
+            f"test P@1 {t['precision_at_1']:.4f}, MAP@R {t['map_at_r']:.4f}, ROC AUC "
+            f"{t['roc_auc']:.4f}, verification {t.get('verification_acc', math.nan):.4f} at the "
+            f"validation threshold; outputs in {out}/")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m training.metric_learning",
@@ -479,11 +489,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                  if m in t))
         return result
     summary = train(recipe, out, verbose=verbose)
-    t = summary["test"]
-    print(f"{recipe.name}: {summary['epochs_run']} epochs in {summary['seconds']:.0f} s; test "
-          f"P@1 {t['precision_at_1']:.4f}, MAP@R {t['map_at_r']:.4f}, ROC AUC {t['roc_auc']:.4f}, "
-          f"verification {t.get('verification_acc', math.nan):.4f} at the validation threshold; "
-          f"outputs in {out}/")
+    print(summary_line(summary, out))
     return summary
 
 

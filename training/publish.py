@@ -709,7 +709,7 @@ def _key_value(text: str, what: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-NOT_METRICS = ("n", "num_examples")  # counts in an evaluate report, not measurements
+NOT_METRICS = ("n", "num_examples", "pairs", "same_pairs")  # counts, not measurements
 
 
 def read_metrics_json(path: str | os.PathLike) -> tuple[dict[str, float], dict[str, str]]:

@@ -458,6 +458,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(str(e))
     out = Path(args.out or Path("runs") / recipe.name)
     verbose = "auto" if args.verbose is None else args.verbose
+    if recipe.objective != "softmax":  # center / triplet / contrastive recipes
+        from training import metric_learning
+
+        if args.strategy != "none" or args.mixed_precision:
+            parser.error(f"{recipe.name} is a metric-learning recipe: run it without "
+                         "--strategy / --mixed-precision (python -m training.metric_learning).")
+        summary = metric_learning.train(recipe, out, verbose=verbose)
+        print(metric_learning.summary_line(summary, out))
+        return summary
     summary = train(recipe, out, strategy=args.strategy, mixed_precision=args.mixed_precision,
                     jit_compile=True if args.jit_compile else "auto", pipeline=args.pipeline,
                     verbose=verbose, tensorboard=not args.no_tensorboard)

@@ -120,7 +120,12 @@ def test_each_objective_runs_end_to_end(tmp_path, mnist_dir, objective, extra):
     if objective == "center":
         assert 0.0 <= summary["test"]["acc@1"] <= 1.0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["metrics"] == summary["test"]
+    assert {k: metrics[k] for k in summary["test"]} == summary["test"]
+    from training.publish import read_metrics_json
+
+    numbers, context = read_metrics_json(tmp_path / "metrics.json")
+    assert context == {"model": recipe.model, "dataset": "mnist", "split": "test"}
+    assert numbers["roc_auc"] == summary["test"]["roc_auc"] and "pairs" not in numbers
     # the saved embedding network loads into a fresh build of the recipe's model
     model = ML.build(recipe, 10)
     model.load_weights(tmp_path / "model.weights.h5")
@@ -151,3 +156,15 @@ def test_cli_rejects_bad_options(capsys):
         ML.main(["no_such_recipe"])
     with pytest.raises(ValueError, match="objective"):
         Recipe(name="x", model="lenetpp", dataset="mnist", objective="arcface")
+
+
+def test_training_train_runs_metric_recipes(tmp_path, mnist_dir, capsys):
+    from training import train as T
+
+    summary = T.main(["mnist_center", "--data-dir", str(mnist_dir), "--epochs", "1",
+                      "--set", "val_fraction=0.5", "--set", "batch_size=8",
+                      "--out", str(tmp_path), "--verbose", "0"])
+    assert summary["objective"] == "center" and summary["epochs_run"] == 1
+    assert "mnist_center: 1 epochs" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        T.main(["mnist_center", "--strategy", "mirrored", "--out", str(tmp_path)])
