@@ -17,11 +17,13 @@ def _blocks():
 
 def test_readme_has_the_examples():
     assert {"Transfer learning", "GoogLeNet's auxiliary classifiers",
-            "Supervised autoencoder", "Data pipelines"} <= set(_blocks())
+            "Supervised autoencoder", "Data pipelines",
+            "Embedding models and verification"} <= set(_blocks())
 
 
 @pytest.mark.parametrize("heading", ["Transfer learning", "GoogLeNet's auxiliary classifiers",
-                                     "Supervised autoencoder", "Data pipelines"])
+                                     "Supervised autoencoder", "Data pipelines",
+                                     "Embedding models and verification"])
 def test_readme_example_runs(heading, monkeypatch):
     code = _blocks()[heading].replace('weights="imagenet"', "weights=None")
     code = code.replace("epochs=2", "epochs=1")

@@ -350,6 +350,15 @@ def _is_path(weights: Any) -> bool:
         isinstance(weights, str) and (os.sep in weights or weights.endswith(WEIGHT_SUFFIXES)))
 
 
+def _canonical(value: Any) -> Any:
+    """Tuples and lists compare equal (a record read from JSON holds lists)."""
+    if isinstance(value, (tuple, list)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    return value
+
+
 def check_weights_arg(arch: str, weights: Any, **builder_args: Any) -> None:
     """Validates a builder's ``weights=`` argument before the model is built.
 
@@ -378,7 +387,7 @@ def check_weights_arg(arch: str, weights: Any, **builder_args: Any) -> None:
     for key, needed in spec.builder_args.items():
         if key == "classes" and not include_top:
             continue  # a headless model has no classifier to size
-        if key in builder_args and builder_args[key] != needed:
+        if key in builder_args and _canonical(builder_args[key]) != _canonical(needed):
             raise WeightsError(
                 f"weights={weights!r} for {arch} need {key}={needed!r}"
                 f"{' with include_top=True' if key == 'classes' else ''}. "

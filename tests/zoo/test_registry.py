@@ -16,9 +16,10 @@ def test_list_models_sorted_and_filtered():
     assert zoo.list_models(pattern="VGG*") == ["vgg16", "vgg19"]
     assert zoo.list_models(task="segmentation") == []
     pretrained = zoo.list_models(pretrained=True)
-    assert pretrained == ["lenet5", "mobilenet", "resnet20_cifar", "resnet50", "resnet101",
-                          "resnet152", "vgg16", "vgg19"]
-    assert set(zoo.list_models(pretrained=False)) == set(CLASSIFIERS) - set(pretrained)
+    assert pretrained == ["facenet", "lenet5", "lenetpp", "mobilenet", "resnet20_cifar",
+                          "resnet50", "resnet101", "resnet152", "siamese_net", "vgg16", "vgg19"]
+    assert set(zoo.list_models(pretrained=False)) == set(zoo.list_models()) - set(pretrained)
+    assert zoo.list_models(task="metric") == ["facenet", "lenetpp", "siamese_net"]
     with pytest.raises(ValueError, match="task"):
         zoo.list_models(task="classify")
 

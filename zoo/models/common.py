@@ -54,6 +54,8 @@ def embedding_input(name: str, *, include_top: bool, weights: Any, input_tensor:
                          f"Received: embedding_dim={embedding_dim!r}")
     entry = get_entry(name)
     validate_head_args(name, include_top=include_top, pooling=pooling, classes=1)
+    if input_shape is not None:  # a record may pin it (a flattening top is sized by it)
+        weight_args["input_shape"] = tuple(input_shape)
     check_weights_arg(name, weights, include_top=include_top, embedding_dim=embedding_dim,
                       **weight_args)
     if flattening_top and include_top and input_shape is not None \

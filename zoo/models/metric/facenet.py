@@ -89,6 +89,10 @@ def facenet(weights: str | None = None, input_tensor=None,
         raise ValueError(f"facenet: `pooling` must be 'avg' or 'max'. Received: {pooling!r}")
     if not 0 <= dropout < 1:
         raise ValueError(f"facenet: `dropout` must be in [0, 1). Received: {dropout!r}")
+    validate_head_args("facenet", include_top=include_top, pooling=pooling, classes=1)
+    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+        raise ValueError(f"facenet: `embedding_dim` must be an integer >= 1. "
+                         f"Received: embedding_dim={embedding_dim!r}")
     backbone_name = backbone if isinstance(backbone, str) else backbone.name
     if isinstance(backbone, str):
         if weights is not None:
@@ -109,10 +113,6 @@ def facenet(weights: str | None = None, input_tensor=None,
     else:
         inputs = image = keras.Input(shape=tuple(base.input_shape[1:]), name="image")
     features = base(image)
-    validate_head_args("facenet", include_top=include_top, pooling=pooling, classes=1)
-    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
-        raise ValueError(f"facenet: `embedding_dim` must be an integer >= 1. "
-                         f"Received: embedding_dim={embedding_dim!r}")
     x = features
     if len(x.shape) == 4:
         x = pool_features(x, pooling)
