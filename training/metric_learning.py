@@ -149,7 +149,7 @@ def load_arrays(recipe: Recipe) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     def prepared(source):
         x, y = source.arrays()
         return prepare_arrays(x, image_size=recipe.image_size, channels=recipe.channels,
-                              fit=recipe.fit).astype("float32") / 255.0, np.asarray(y)
+                              fit=recipe.fit), np.asarray(y)  # float32 in [0, 1]
 
     if recipe.train_identities:
         x, y = prepared(load_source(recipe.dataset, "train", recipe.data_dir))
@@ -262,6 +262,29 @@ def embed_arrays(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np
         embedding_model(model).predict(x, batch_size=batch_size, verbose=0)))
 
 
+EMBEDDING_MONITORS = ("val_roc_auc", "val_map_at_r", "val_precision_at_1")
+
+
+class EmbeddingValidation(keras.callbacks.Callback):
+    """Adds ``val_roc_auc``, ``val_map_at_r`` and ``val_precision_at_1`` of the validation
+    embeddings to each epoch's logs (list it before the logger and the checkpoint): a pair or
+    triplet loss on validation batches is a noisy proxy for what the embedding is used for.
+    """
+
+    def __init__(self, embedding: keras.Model, x: np.ndarray, y: np.ndarray,
+                 distance: str = "l2", max_pairs: int = 200_000):
+        super().__init__()
+        self.embedding, self.x, self.y = embedding, x, y
+        self.distance, self.max_pairs = distance, max_pairs
+
+    def on_epoch_end(self, epoch, logs=None):
+        found = embedding_metrics(embed_arrays(self.embedding, self.x), self.y,
+                                  distance=self.distance, max_pairs=self.max_pairs)
+        if logs is not None:
+            for key in ("roc_auc", "map_at_r", "precision_at_1"):
+                logs[f"val_{key}"] = found[key]
+
+
 # ---------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------
@@ -320,9 +343,14 @@ def train(recipe: Recipe, out: str | Path, verbose: int | str = "auto") -> dict[
         val_data = ((xv[pairs[:, 0]], xv[pairs[:, 1]]), same.astype("float32"))
 
     log = str(out / "log.csv")
-    checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.weights.h5"), monitor="val_loss",
-                                                 save_best_only=True, save_weights_only=True)
-    stopping = [keras.callbacks.EarlyStopping("val_loss", patience=recipe.early_stopping,
+    monitor, mode, scoring = "val_loss", "min", []
+    if recipe.monitor in EMBEDDING_MONITORS:  # select on what the embedding is for
+        monitor, mode = recipe.monitor, "max"
+        scoring = [EmbeddingValidation(model, xv, yv, distance)]
+    checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.weights.h5"), monitor=monitor,
+                                                 mode=mode, save_best_only=True,
+                                                 save_weights_only=True)
+    stopping = [keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.early_stopping,
                                               restore_best_weights=True)] \
         if recipe.early_stopping else []
     start, first = time.perf_counter(), 0
@@ -338,8 +366,8 @@ def train(recipe: Recipe, out: str | Path, verbose: int | str = "auto") -> dict[
     trainer.compile(optimizer=optimizer(recipe.replace(epochs=recipe.epochs - first),
                                         len(batches)), loss=loss, metrics=metrics)
     trainer.fit(batches, epochs=recipe.epochs, initial_epoch=first, validation_data=val_data,
-                callbacks=[keras.callbacks.CSVLogger(log, append=first > 0), checkpoint,
-                           *stopping], verbose=verbose)
+                callbacks=[*scoring, keras.callbacks.CSVLogger(log, append=first > 0),
+                           checkpoint, *stopping], verbose=verbose)
     seconds = time.perf_counter() - start
     trainer.load_weights(out / "best.weights.h5")
     model.save_weights(out / "model.weights.h5")  # the embedding network (what ships)

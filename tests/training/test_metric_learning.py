@@ -59,7 +59,9 @@ def test_identity_split_never_shares_a_person():
     data = ML.load_arrays(recipe)
     ids = {k: set(np.unique(v[1])) for k, v in data.items()}
     assert ids == {"train": {0, 1}, "val": {2, 3}, "test": {4, 5}}
-    assert data["train"][0].shape == (6, 112, 92, 1) and data["train"][0].max() <= 1.0
+    # float32 in [0, 1], the models' "unit" preprocessing (what zoo.metric.verify feeds)
+    assert data["train"][0].shape == (6, 112, 92, 1) and data["train"][0].dtype == "float32"
+    assert 0.0 <= data["train"][0].min() and 0.5 < data["train"][0].max() <= 1.0
     with pytest.raises(ValueError, match="train_identities"):
         ML.load_arrays(recipe.replace(train_identities=5))
 
@@ -138,6 +140,10 @@ def test_faces_contrastive_run_and_scatter_figure(tmp_path):
         augment=[])
     summary = ML.train(recipe, tmp_path / "faces", verbose=0)
     assert summary["test"]["pairs"] == 15 and summary["test"]["same_pairs"] == 6
+    # the recipe selects on the validation people's ROC AUC, logged every epoch
+    assert recipe.monitor == "val_roc_auc"
+    header = (tmp_path / "faces" / "log.csv").read_text().splitlines()[0].split(",")
+    assert {"val_roc_auc", "val_map_at_r", "val_precision_at_1"} <= set(header)
     rng = np.random.default_rng(0)
     panels = [(f"run {i}", rng.normal(size=(50, 2)), rng.integers(0, 10, 50)) for i in range(2)]
     path = ML.plot_embeddings_2d(panels, tmp_path / "fig.png")
