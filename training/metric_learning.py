@@ -229,11 +229,17 @@ def all_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def embedding_metrics(embeddings: np.ndarray, labels: np.ndarray,
                       threshold: float | None = None, distance: str = "l2",
-                      max_pairs: int = 2_000_000) -> dict[str, float]:
+                      max_pairs: int = 2_000_000,
+                      balanced_threshold: float | None = None) -> dict[str, float]:
     """Retrieval and verification figures of one set of embeddings.
 
     Verification uses every pair of the set (or a seeded sample of ``max_pairs``); the
-    accuracy is given at ``threshold`` (chosen elsewhere) and at the best threshold.
+    accuracy is given at ``threshold`` (chosen elsewhere) and at the best threshold, and the
+    balanced accuracy (mean of the same-pair and different-pair accuracies) at
+    ``balanced_threshold``. ``balanced_threshold`` in the result is this set's threshold of
+    best balanced accuracy (Youden's J = TAR - FAR): with far more different pairs than same
+    ones, the best-accuracy threshold mostly says "different"; the balanced one weighs both
+    errors equally, the operating point `zoo.metric.verify` uses.
     """
     out = {"precision_at_1": M.precision_at_1(embeddings, labels, metric=distance),
            "map_at_r": M.map_at_r(embeddings, labels, metric=distance)}
@@ -250,6 +256,15 @@ def embedding_metrics(embeddings: np.ndarray, labels: np.ndarray,
     out["roc_auc"] = M.roc_auc(d, same)
     out["verification_acc_best"], out["best_threshold"] = M.verification_accuracy(d, same)
     out["tar_at_far_1e-3"] = M.tar_at_far(d, same, far=1e-3)[0]
+    far, tar, thresholds = M.roc_curve(d, same)
+    best = int(np.argmax(tar - far))
+    out["balanced_threshold"] = float(thresholds[best]) if np.isfinite(thresholds[best]) \
+        else float(np.median(d))
+    if balanced_threshold is not None:
+        accept = d <= balanced_threshold
+        out["balanced_acc"] = 0.5 * (float(np.mean(accept[same == 1]))
+                                     + float(np.mean(~accept[same == 0])))
+        out["balanced_threshold"] = float(balanced_threshold)
     if threshold is not None:
         out["verification_acc"] = M.verification_accuracy(d, same, threshold)[0]
         out["threshold"] = float(threshold)
@@ -372,16 +387,7 @@ def train(recipe: Recipe, out: str | Path, verbose: int | str = "auto") -> dict[
     trainer.load_weights(out / "best.weights.h5")
     model.save_weights(out / "model.weights.h5")  # the embedding network (what ships)
 
-    val_metrics = embedding_metrics(embed_arrays(model, xv), yv, distance=distance)
-    threshold = val_metrics["best_threshold"]  # chosen on validation, applied to the test
-    xt, yt = data["test"]
-    e_test = embed_arrays(model, xt)
-    test_metrics = embedding_metrics(e_test, yt, threshold=threshold, distance=distance)
-    if recipe.objective == "center":
-        logits = np.asarray(keras.ops.convert_to_numpy(model.predict(xt, batch_size=256,
-                                                                     verbose=0)))
-        test_metrics["acc@1"] = round(float(np.mean(logits.argmax(-1) == yt)), 6)
-    np.savez_compressed(out / "test_embeddings.npz", embeddings=e_test, labels=yt)
+    val_metrics, test_metrics = evaluate(recipe, model, data, out)
 
     from training.plots import plot_history
     from training.train import read_log
@@ -394,12 +400,51 @@ def train(recipe: Recipe, out: str | Path, verbose: int | str = "auto") -> dict[
                "seconds": round(seconds, 1), "backend": keras.backend.backend(),
                "params": model.count_params(), "val": val_metrics, "test": test_metrics,
                "weights": str(out / "model.weights.h5")}
+    write_summary(recipe, out, summary)
+    return summary
+
+
+def evaluate(recipe: Recipe, model: keras.Model, data: dict, out: Path
+             ) -> tuple[dict[str, float], dict[str, float]]:
+    """Validation and test figures of a trained embedding network; thresholds are chosen on
+    the validation split and applied to the test split. Saves the test embeddings."""
+    distance = "cosine" if recipe.loss_args.get("distance") == "cosine" else "l2"
+    (xv, yv), (xt, yt) = data["val"], data["test"]
+    val = embedding_metrics(embed_arrays(model, xv), yv, distance=distance)
+    e_test = embed_arrays(model, xt)
+    test = embedding_metrics(e_test, yt, threshold=val["best_threshold"], distance=distance,
+                             balanced_threshold=val["balanced_threshold"])
+    if recipe.objective == "center":
+        logits = np.asarray(keras.ops.convert_to_numpy(model.predict(xt, batch_size=256,
+                                                                     verbose=0)))
+        test["acc@1"] = round(float(np.mean(logits.argmax(-1) == yt)), 6)
+    test["n"] = int(len(yt))
+    np.savez_compressed(out / "test_embeddings.npz", embeddings=e_test, labels=yt)
+    return val, test
+
+
+def write_summary(recipe: Recipe, out: Path, summary: dict[str, Any]) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     # the `training.publish --metrics-json` format: context strings + top-level numbers
     (out / "metrics.json").write_text(json.dumps(
         {"model": recipe.model, "dataset": recipe.dataset,
          "split": "test, unseen identities" if recipe.train_identities else "test",
-         "n": int(len(yt)), **test_metrics}, indent=2) + "\n")
+         **summary["test"]}, indent=2) + "\n")
+
+
+def evaluate_run(run_dir: str | Path) -> dict[str, Any]:
+    """Measures a finished run again from its ``recipe.json`` and ``model.weights.h5``
+    (after a change to the evaluation), rewriting ``summary.json`` and ``metrics.json``."""
+    out = Path(run_dir)
+    recipe = Recipe(**json.loads((out / "recipe.json").read_text()))
+    data = load_arrays(recipe)
+    num_classes = int(max(v[1].max() for v in data.values())) + 1
+    model = build(recipe, num_classes)
+    model.load_weights(out / "model.weights.h5")
+    summary = json.loads((out / "summary.json").read_text()) \
+        if (out / "summary.json").exists() else {"recipe": recipe.name, "model": recipe.model}
+    summary["val"], summary["test"] = evaluate(recipe, model, data, out)
+    write_summary(recipe, out, summary)
     return summary
 
 
@@ -486,6 +531,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="one run per value of a loss argument (e.g. weight=0,0.01,0.1)")
     parser.add_argument("--figure", help="with --sweep: scatter plot of the 2-D test features")
     parser.add_argument("--verbose", type=int)
+    parser.add_argument("--evaluate", action="store_true",
+                        help="measure the finished run in --out (or runs/<recipe>) again")
     args = parser.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe)
@@ -509,6 +556,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(str(e))
     verbose = "auto" if args.verbose is None else args.verbose
     out = Path(args.out or Path("runs") / recipe.name)
+    if args.evaluate:
+        summary = evaluate_run(out)
+        print(summary_line(summary, out))
+        return summary
     if args.sweep:
         result = sweep(recipe, key, values, out, args.figure, verbose)
         for value, t in result["runs"].items():

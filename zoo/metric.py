@@ -135,13 +135,19 @@ def embed(model: keras.Model, images: Any, preprocessing: str | None = None,
 
 
 def default_threshold(model: keras.Model) -> float | None:
-    """The verification threshold stored in the model's weight record, if any."""
+    """The verification threshold stored in the model's weight record, if any.
+
+    ``balanced_threshold`` (best balanced accuracy on the validation identities: same-pair
+    and different-pair errors weigh equally) is preferred to ``threshold`` (best plain
+    accuracy, which with many more different pairs than same ones leans to "different").
+    """
     record = _record(model)
     if record is None:
         return None
-    for values in record.metrics.values():
-        if isinstance(values, dict) and "threshold" in values:
-            return float(values["threshold"])
+    for key in ("balanced_threshold", "threshold"):
+        for values in record.metrics.values():
+            if isinstance(values, dict) and key in values:
+                return float(values[key])
     return None
 
 

@@ -72,6 +72,10 @@ def test_embedding_metrics_on_a_hand_made_set():
     m = ML.embedding_metrics(e, y, threshold=1.0)
     assert m["precision_at_1"] == 1.0 and m["map_at_r"] == 1.0 and m["roc_auc"] == 1.0
     assert m["verification_acc"] == 1.0 and m["pairs"] == 6 and m["same_pairs"] == 2
+    # the balanced threshold accepts both same pairs (0.1) and no different pair (>= 7)
+    assert 0.1 <= m["balanced_threshold"] < 7.0
+    again = ML.embedding_metrics(e, y, balanced_threshold=0.05)  # accepts no pair
+    assert again["balanced_acc"] == 0.5 and again["balanced_threshold"] == 0.05
     swapped = ML.embedding_metrics(e, np.array([0, 1, 0, 1]), threshold=1.0)
     # same pairs at ~7.07; different ones at 0.1, 0.1, 7.0 and 7.14: 2 of 8 orderings right
     assert swapped["precision_at_1"] == 0.0 and swapped["roc_auc"] == pytest.approx(0.25)
@@ -128,9 +132,13 @@ def test_each_objective_runs_end_to_end(tmp_path, mnist_dir, objective, extra):
     numbers, context = read_metrics_json(tmp_path / "metrics.json")
     assert context == {"model": recipe.model, "dataset": "mnist", "split": "test"}
     assert numbers["roc_auc"] == summary["test"]["roc_auc"] and "pairs" not in numbers
-    # the saved embedding network loads into a fresh build of the recipe's model
+    # the saved embedding network loads into a fresh build of the recipe's model, and
+    # measuring the run again (--evaluate) gives the same figures
     model = ML.build(recipe, 10)
     model.load_weights(tmp_path / "model.weights.h5")
+    again = ML.main([str(tmp_path / "recipe.json"), "--out", str(tmp_path), "--evaluate"])
+    for key in ("precision_at_1", "map_at_r", "roc_auc", "balanced_acc"):
+        assert again["test"][key] == pytest.approx(summary["test"][key], abs=1e-6), key
 
 
 def test_faces_contrastive_run_and_scatter_figure(tmp_path):

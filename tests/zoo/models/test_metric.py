@@ -219,3 +219,15 @@ def test_verify_bad_input(face_model, tmp_path):
         zoo.metric.verify(face_model, a, np.zeros((2, 3, 4, 5)), threshold=1.0)
     with pytest.raises(ValueError, match="NaN"):
         zoo.metric.verify(face_model, a, np.full((112, 92), np.nan), threshold=1.0)
+
+
+def test_shipped_face_weights_carry_their_threshold():
+    model = zoo.load("siamese_net", weights="att_faces")
+    record = model.zoo_weights
+    assert record.tag == "att_faces" and record.input_shape == (112, 92, 1)
+    metrics = next(iter(record.metrics.values()))
+    assert zoo.metric.default_threshold(model) == metrics["balanced_threshold"]
+    same = zoo.metric.verify(model, FACES / "s5" / "1.pgm", FACES / "s5" / "1.pgm")
+    assert same.same and same.threshold == metrics["balanced_threshold"]
+    with pytest.raises(ValueError, match="input_shape"):
+        zoo.load("siamese_net", weights="att_faces", input_shape=(105, 105, 1))
