@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
-OBJECTIVES = ("softmax", "center", "triplet", "contrastive")
+OBJECTIVES = ("softmax", "center", "triplet", "contrastive", "segmentation", "depth")
 SCHEDULES = ("constant", "step", "exponential", "polynomial", "cosine", "onecycle")
 
 
@@ -67,6 +67,17 @@ class Recipe:
             loss sticks at the margin; Hermans et al. start from an ImageNet network).
         train_identities: split by identity: the first N identities train (the last of them
             validate, ``val_fraction`` of N), the others are the unseen test identities.
+
+        Dense prediction (``objective="segmentation"`` or ``"depth"``, run by
+        `training.dense`): ``augment`` is a dict of `training.augment_dense.JointAugment`
+        arguments; ``loss_args`` configures the loss (``{"dice": 0.5}`` adds half a Dice
+        loss to the cross-entropy; ``{"lam": 0.5}`` is the scale-invariant loss's lambda).
+        test_fraction: a dataset without a labelled test split (the 30 ISBI membranes) holds
+            out this share of its images, taken from the end in file order (consecutive EM
+            slices look alike, so a contiguous split does not leak neighbours); validation
+            takes ``val_fraction`` just before it.
+        fine_epochs: depth only: epochs of stage 2 (the fine network, coarse frozen) after
+            ``epochs`` of stage 1 (the coarse network alone).
     """
 
     name: str
@@ -106,6 +117,8 @@ class Recipe:
     pk: tuple[int, int] | None = None
     mining_warmup: int = 0
     train_identities: int | None = None
+    test_fraction: float = 0.0
+    fine_epochs: int = 0
 
     def __post_init__(self):
         self.image_size = tuple(self.image_size)

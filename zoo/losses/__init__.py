@@ -2,12 +2,22 @@
 
 Metric learning: `ContrastiveLoss` (pairs), `TripletLoss` with online mining and
 `ActiveTripletFraction`, `CenterLoss` (a layer: it holds the class centres).
+Segmentation: `SparsePixelCrossEntropy` (class weights, ignored label), `DiceLoss`,
+`JaccardLoss`. Monocular depth: `ScaleInvariantLoss` (Eigen et al. 2014),
+`MaskedMeanSquaredError`; missing depth (0 / NaN) is masked out.
 """
 
 from zoo.losses.center import CenterLoss
 from zoo.losses.contrastive import ContrastiveLoss
+from zoo.losses.depth import (MaskedMeanSquaredError, ScaleInvariantLoss,
+                              masked_mean_squared_error, scale_invariant_loss)
 from zoo.losses.distances import pairwise_distances
+from zoo.losses.segmentation import (DiceLoss, JaccardLoss, SparsePixelCrossEntropy, dice_loss,
+                                     jaccard_loss, sparse_pixel_crossentropy)
 from zoo.losses.triplet import ActiveTripletFraction, TripletLoss, mine_triplets
 
-__all__ = ["ActiveTripletFraction", "CenterLoss", "ContrastiveLoss", "TripletLoss",
-           "mine_triplets", "pairwise_distances"]
+__all__ = ["ActiveTripletFraction", "CenterLoss", "ContrastiveLoss", "DiceLoss", "JaccardLoss",
+           "MaskedMeanSquaredError", "ScaleInvariantLoss", "SparsePixelCrossEntropy",
+           "TripletLoss", "dice_loss", "jaccard_loss", "masked_mean_squared_error",
+           "mine_triplets", "pairwise_distances", "scale_invariant_loss",
+           "sparse_pixel_crossentropy"]

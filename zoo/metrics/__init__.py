@@ -3,9 +3,22 @@
 - ``verification``: pair distances + same/different labels -> ROC, AUC, best-threshold
   accuracy, TAR@FAR (face verification, siamese networks).
 - ``retrieval``: embeddings + class labels -> Precision@1, Recall@K, MAP@R (metric learning).
+- ``segmentation``: label maps -> confusion matrix, per-class / mean IoU, pixel accuracy; and
+  the streaming Keras metrics ``MeanIoU``, ``PixelAccuracy`` for ``compile``.
+- ``depth``: depth maps -> Eigen et al.'s rmse, log_rmse, abs_rel, sq_rel, log10, delta1..3,
+  the scale-invariant error; and the streaming Keras metric ``DepthRMSE``.
 """
 
+from zoo.metrics.depth import DepthRMSE, depth_metrics, scale_invariant_error
 from zoo.metrics.retrieval import map_at_r, precision_at_1, recall_at_k
+from zoo.metrics.segmentation import (
+    MeanIoU,
+    PixelAccuracy,
+    confusion_matrix,
+    mean_iou,
+    per_class_iou,
+    pixel_accuracy,
+)
 from zoo.metrics.verification import (
     pairwise_distances,
     roc_auc,
@@ -15,12 +28,21 @@ from zoo.metrics.verification import (
 )
 
 __all__ = [
+    "DepthRMSE",
+    "MeanIoU",
+    "PixelAccuracy",
+    "confusion_matrix",
+    "depth_metrics",
     "map_at_r",
+    "mean_iou",
     "pairwise_distances",
+    "per_class_iou",
+    "pixel_accuracy",
     "precision_at_1",
     "recall_at_k",
     "roc_auc",
     "roc_curve",
+    "scale_invariant_error",
     "tar_at_far",
     "verification_accuracy",
 ]

@@ -66,3 +66,50 @@ def embedding_input(name: str, *, include_top: bool, weights: Any, input_tensor:
     return image_input(input_shape, input_tensor, model_name=name,
                        default_shape=entry.input_shape, min_size=entry.min_size,
                        fixed_size=False, include_top=include_top)
+
+
+def nearest_sizes(size: int, valid, count: int = 2) -> list[int]:
+    """The valid sizes closest to ``size`` (one below and one above when they exist)."""
+    below = [s for s in range(size, 0, -1) if valid(s)][:1]
+    above = [s for s in range(size + 1, size + 4096) if valid(s)][:count - len(below)]
+    return below + above
+
+
+def dense_input(name: str, *, input_shape: Any, input_tensor: Any, default_shape: tuple,
+                divisor: int = 1, unpadded_depth: int | None = None):
+    """Validates the input of a fully convolutional network and returns ``(inputs, image)``.
+
+    A dense-prediction net accepts any height / width its strides divide (``divisor``);
+    U-Net without padding has its own arithmetic (``unpadded_depth``). A size fixed in
+    ``input_shape`` is checked here; ``image`` passes through `InputSizeCheck`, which checks
+    the sizes a ``(None, None, C)`` model is later called with.
+
+    Raises:
+        ValueError: for a size the network cannot take, naming the nearest valid sizes.
+    """
+    from zoo.layers.checks import InputSizeCheck, size_rule
+
+    valid, rule = size_rule(divisor, unpadded_depth)
+    if input_shape is None and input_tensor is None:
+        input_shape = default_shape
+    if input_shape is not None:
+        shape = tuple(input_shape)
+        for axis, size in zip(("height", "width"), shape[:2]):
+            if size is not None and not valid(size):
+                raise ValueError(
+                    f"{name}: input {axis} must be {rule}. Received: input_shape={shape}; "
+                    f"the nearest valid {axis}s are {nearest_sizes(size, valid)}. Pad or "
+                    f"resize the image, or build with input_shape=(None, None, "
+                    f"{shape[-1]}) and feed valid sizes.")
+    inputs, image = image_input(input_shape, input_tensor, model_name=name,
+                                default_shape=default_shape, min_size=1, fixed_size=False,
+                                include_top=False)
+    image = InputSizeCheck(name, divisor, unpadded_depth, name="input_size_check")(image)
+    return inputs, image
+
+
+def check_num_classes(name: str, num_classes: Any) -> None:
+    """``num_classes`` must be an integer >= 1 (1: a single sigmoid / binary map)."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"{name}: `num_classes` must be an integer >= 1. "
+                         f"Received: num_classes={num_classes!r}")

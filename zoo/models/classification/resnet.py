@@ -130,7 +130,8 @@ def _resnet(name: str, block: str, depths: tuple[int, int, int, int], *, include
 
 
 def _features(depths: tuple[int, ...]) -> dict[str, str]:
-    return {f"P{stage}": f"conv{stage}_block{n}_out" for stage, n in enumerate(depths, start=2)}
+    stages = {f"P{stage}": f"conv{stage}_block{n}_out" for stage, n in enumerate(depths, start=2)}
+    return {"P1": "conv1_relu", **stages}
 
 
 _IMAGENET = dict(input_shape=(224, 224, 3), min_size=32, preprocessing="caffe")

@@ -59,8 +59,9 @@ def _vgg(name: str, block_convs: tuple[int, ...], include_top: bool, weights, in
     return apply_weights(model, name, weights, include_top=include_top, classes=classes)
 
 
-_FEATURES = {"P1": "block1_conv2", "P2": "block2_conv2", "P3": "block3_conv3",
-             "P4": "block4_conv3", "P5": "block5_conv3"}
+# Pn: the deepest layer at stride 2**n (block{n+1}_conv* run at stride 2**n).
+_FEATURES = {"P0": "block1_conv2", "P1": "block2_conv2", "P2": "block3_conv3",
+             "P3": "block4_conv3", "P4": "block5_conv3", "P5": "block5_pool"}
 
 
 @register("vgg16", params=138_357_544, feature_layers=_FEATURES, **_PAPER)
@@ -93,9 +94,9 @@ def vgg16(include_top: bool = True, weights: str | None = None, input_tensor=Non
                 pooling, classes, classifier_activation)
 
 
-@register("vgg19", params=143_667_240, feature_layers={**_FEATURES, "P3": "block3_conv4",
-                                                       "P4": "block4_conv4",
-                                                       "P5": "block5_conv4"}, **_PAPER)
+@register("vgg19", params=143_667_240, feature_layers={**_FEATURES, "P2": "block3_conv4",
+                                                       "P3": "block4_conv4",
+                                                       "P4": "block5_conv4"}, **_PAPER)
 def vgg19(include_top: bool = True, weights: str | None = None, input_tensor=None,
           input_shape: tuple[int, int, int] | None = None, pooling: str | None = None,
           classes: int = 1000, classifier_activation: str | None = "softmax") -> keras.Model:
