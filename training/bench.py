@@ -6,6 +6,8 @@
         [--json OUT.json] [--tiny]
     python -m training.bench --suite triplet [--triplet-batch-sizes 64,256,1024]
         [--triplet-dim 128] [--triplet-distance squared_l2] [--repeats 5] [--json OUT.json]
+    python -m training.bench --suite dense [--image-sizes 256,512] [--unpool-shape 8,128,128,64]
+        [--image-size 256] [--batch-size 8] [--steps 2] [--repeats 5] [--json OUT.json]
 
 A lone absolute time says little: it depends on the machine, the drivers, the load, the
 thermal state. So every number this script prints is a *ratio* of two rates measured in the
@@ -25,6 +27,13 @@ same process, alternately, on the same data:
   w.r.t. 128-d embeddings at B = 64, 256, 1024 (`bench_triplet`), ratio = naive seconds /
   vectorised seconds, with batch_all and semi_hard relative to batch_hard where their B x B x B
   tensors fit in 2 GiB, and the largest intermediate of each (B^2 vs B^3 floats) from shapes.
+* **dense prediction** (``--suite dense``): U-Net inference at 256x256 and 512x512, batch 1,
+  paper size (64 filters) and the shipped CPU variant (16 filters, batch norm), in ms per image
+  and as a cost ratio against ``keras.applications.ResNet50(include_top=False)`` on a
+  3-channel image of the same size (`bench_unet_forward`); max-unpooling ``onehot`` vs
+  ``scatter``, forward + backward, both against ``UpSampling2D`` (`bench_unpooling`); on a GPU,
+  U-Net training images/s under ``mixed_bfloat16`` vs float32 at 256x256, batch 8
+  (`bench_unet_mixed_precision`; skipped with a note on a CPU).
 
 Method (`time_trials`): build both models, compile them identically, run one untimed step of
 each (tracing and XLA compilation), then time trials A, B, A, B, ... so that drift (clock
@@ -653,9 +662,11 @@ def naive_batch_hard_triplet_loss(labels, embeddings, margin: float = 0.2,
     return total / max(anchors, 1)
 
 
-def value_and_grad(fn: Callable[[Any], Any], compiled: bool = False
-                   ) -> Callable[[Any], tuple[float, np.ndarray]] | None:
-    """``x -> (fn(x), d fn / d x)`` with the backend's own autodiff, synchronised to NumPy.
+def value_and_grad(fn: Callable[..., Any], compiled: bool = False
+                   ) -> Callable[..., tuple[float, np.ndarray]] | None:
+    """``(x, *args) -> (fn(x, *args), d fn / d x)`` with the backend's own autodiff,
+    synchronised to NumPy. Further arguments are passed through, not differentiated (as
+    arguments, so a compiled function does not embed them as constants).
 
     TensorFlow: ``tf.GradientTape`` (compiled: ``tf.function(jit_compile=True)``, XLA as Keras'
     ``jit_compile="auto"`` picks); JAX: ``jax.value_and_grad`` (compiled: ``jax.jit``); torch:
@@ -669,22 +680,22 @@ def value_and_grad(fn: Callable[[Any], Any], compiled: bool = False
         f = jax.value_and_grad(fn)
         f = jax.jit(f) if compiled else f
 
-        def call(x):
-            value, grad = f(x)
+        def call(x, *args):
+            value, grad = f(x, *args)
             return float(value), np.asarray(grad)
         return call
     if backend == "tensorflow":
         import tensorflow as tf
 
-        def tape_grad(x):
+        def tape_grad(x, *args):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                value = fn(x)
+                value = fn(x, *args)
             return value, tape.gradient(value, x)
         f = tf.function(tape_grad, jit_compile=True) if compiled else tape_grad
 
-        def call(x):
-            value, grad = f(x)
+        def call(x, *args):
+            value, grad = f(x, *args)
             return float(value), grad.numpy()
         return call
     if backend == "torch":
@@ -692,9 +703,9 @@ def value_and_grad(fn: Callable[[Any], Any], compiled: bool = False
             return None
         import torch
 
-        def call(x):
+        def call(x, *args):
             x = x.detach().requires_grad_(True)
-            value = fn(x)
+            value = fn(x, *args)
             (grad,) = torch.autograd.grad(value, x)
             return float(value.detach().cpu()), grad.detach().cpu().numpy()
         return call
@@ -875,6 +886,266 @@ def _triplet_section(args, note: Callable[[str], None],
 
 
 # ---------------------------------------------------------------------------------------------
+# Dense prediction: U-Net forward, max-unpooling, U-Net training in mixed precision
+# ---------------------------------------------------------------------------------------------
+
+DENSE_IMAGE_SIZES = (256, 512)
+UNPOOL_SHAPE = (8, 128, 128, 64)  # (B, H, W, C) before pooling
+TINY_DENSE = {"image_sizes": "32", "unet_filters": 4, "unpool_shape": "2,16,16,8"}
+
+
+def unet_variants(filters: int | None = None) -> dict[str, dict[str, Any]]:
+    """Builder arguments of the timed U-Nets: ``paper`` (64 filters, depth 4, 2 classes) and
+    ``shipped`` (the CPU variant of `training.recipes.unet_membrane`: 16 filters, batch norm).
+    ``filters`` replaces the filters of both (tests use tiny ones)."""
+    from training.recipes.unet_membrane import RECIPE
+
+    variants = {"paper": {"filters": 64, "depth": 4, "num_classes": 2},
+                "shipped": dict(RECIPE.builder_args)}
+    for args in variants.values():
+        args["filters"] = filters or args["filters"]
+    return variants
+
+
+def bench_unet_forward(image_size: int, variants: dict[str, dict[str, Any]], *, steps: int = 2,
+                       repeats: int = 5, seed: int = 0,
+                       reference: Callable[..., keras.Model] = keras.applications.ResNet50
+                       ) -> dict[str, Any]:
+    """Milliseconds per image of U-Net inference at batch 1, and its cost in reference forwards.
+
+    Each U-Net (``zoo.build("unet", **variant)``, 1 input channel as in the paper) and the
+    reference (``reference(weights=None, include_top=False)`` on a 3-channel image of the same
+    size: the backbone of a typical segmentation net) is compiled identically
+    (`compile_for_bench`) and run with ``predict_on_batch`` (the models suite's inference step:
+    the backend's compiled predict function, ``training=False``) on one fixed random image.
+    One untimed call each compiles, then `time_trials` alternates all of them.
+
+    Returns:
+        ``{"image_size", "batch_size", "reference", "models": {name: {"ms_per_image",
+        "ratio", "params", "builder_args", "trials_s", "first_call_s"}}, memory}`` where
+        ``ratio`` = median seconds of the model / median seconds of the reference (a U-Net
+        "costs ``ratio`` ResNet-50 forwards" at this size; the reference's own is 1).
+    """
+    seed_models(seed)
+    shape = (image_size, image_size)
+    models = {name: zoo.build("unet", input_shape=(*shape, 1), **args)
+              for name, args in variants.items()}
+    models["reference"] = reference(weights=None, include_top=False, input_shape=(*shape, 3))
+    rng = np.random.default_rng(seed)
+    calls = {}
+    for name, model in models.items():
+        compile_for_bench(model)  # only predict runs: the loss is never used
+        x = rng.random((1, *shape, model.input_shape[-1]), dtype=np.float32)
+        x = keras.ops.convert_to_tensor(x)
+        calls[name] = lambda m=model, x=x: np.asarray(m.predict_on_batch(x))
+    first = _untimed_first_steps(calls)
+    times = time_trials({name: repeat_steps(call, steps) for name, call in calls.items()},
+                        repeats)
+    reference_s = statistics.median(times["reference"])
+    row: dict[str, Any] = {
+        "image_size": image_size, "batch_size": 1, "steps": steps, "repeats": repeats,
+        "reference": f"keras.applications.{reference.__name__}(weights=None, include_top=False)"
+                     ", 3 channels",
+        "models": {name: {"builder_args": variants.get(name),
+                          "params": int(models[name].count_params()),
+                          "ms_per_image": 1000 * statistics.median(t) / steps,
+                          "ratio": statistics.median(t) / reference_s,
+                          "trials_s": t, "first_call_s": first[name],
+                          "jit_compile": bool(models[name].jit_compile)}
+                   for name, t in times.items()},
+    }
+    row.update(memory_snapshot())
+    del models
+    keras.backend.clear_session()
+    return row
+
+
+def bench_unpooling(shape: tuple[int, int, int, int] = UNPOOL_SHAPE, *, steps: int = 2,
+                    repeats: int = 5, seed: int = 0, compiled: bool = True) -> dict[str, Any]:
+    """Forward + backward of max-unpooling, ``method="onehot"`` vs ``"scatter"``, and both
+    against nearest-neighbour ``keras.layers.UpSampling2D`` (the parameter-free upsampling it
+    replaces) on the same tensor.
+
+    A random ``shape`` tensor ``(B, H, W, C)`` is pooled once (`max_pool_with_argmax`); each
+    side maps the pooled ``(B, H/2, W/2, C)`` back to ``(B, H, W, C)`` and differentiates
+    ``sum(up(pooled * s) * w)`` (a fixed random ``w``) with respect to a scalar ``s = 1``: the
+    backward pass runs through the whole upsampling, but only a scalar leaves the device, so
+    no host copy dilutes the ratios. Pooled tensor, argmax and ``w`` are arguments, never
+    constants of the compiled function. Compiled (``tf.function(jit_compile=True)`` /
+    ``jax.jit``; eager on torch) unless ``compiled=False``; timed alternately.
+
+    Returns:
+        ``{"shape", "compiled", "sides": {onehot|scatter|upsampling: {"ms", "trials_s",
+        "first_call_s"}}, "ratio" (scatter / onehot seconds), "ratio_to_upsampling" ({onehot,
+        scatter}: seconds / UpSampling2D seconds), "check" (max |onehot - scatter| of the
+        outputs and of the gradients w.r.t. the pooled tensor, eager), memory}``.
+    """
+    from zoo.layers.unpooling import max_pool_with_argmax, max_unpool
+
+    ops = keras.ops
+    if len(shape) != 4 or shape[1] % 2 or shape[2] % 2:
+        raise ValueError("`shape` must be (batch, height, width, channels) with an even height "
+                         f"and width (UpSampling2D doubles exactly). Received: shape={shape}")
+    rng = np.random.default_rng(seed)
+    pooled, argmax = max_pool_with_argmax(
+        ops.convert_to_tensor(rng.normal(size=shape).astype("float32")))
+    w = ops.convert_to_tensor(rng.normal(size=shape).astype("float32"))
+    size = tuple(shape[1:3])
+    upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
+    ups = {"onehot": lambda p, a: max_unpool(p, a, size, method="onehot"),
+           "scatter": lambda p, a: max_unpool(p, a, size, method="scatter"),
+           "upsampling": lambda p, a: upsample(p)}
+    compiled = compiled and keras.backend.backend() != "torch"
+    one = ops.convert_to_tensor(np.float32(1.0))
+    calls = {}
+    for name, up in ups.items():
+        f = value_and_grad(lambda s, p, a, w, up=up: ops.sum(up(p * s, a) * w), compiled)
+        calls[name] = lambda f=f: f(one, pooled, argmax, w)
+    first = _untimed_first_steps(calls)
+    times = time_trials({name: repeat_steps(call, steps) for name, call in calls.items()},
+                        repeats)
+    seconds = {name: statistics.median(t) / steps for name, t in times.items()}
+
+    def output_and_grad(method):
+        grad = value_and_grad(lambda p, a, w: ops.sum(ups[method](p, a) * w))(pooled, argmax, w)
+        return ops.convert_to_numpy(ups[method](pooled, argmax)), grad[1]
+
+    (onehot, onehot_grad), (scatter, scatter_grad) = map(output_and_grad, ("onehot", "scatter"))
+    row: dict[str, Any] = {
+        "shape": list(shape), "pooled_shape": list(ops.shape(pooled)), "compiled": compiled,
+        "steps": steps, "repeats": repeats,
+        "sides": {name: {"ms": 1000 * seconds[name], "trials_s": times[name],
+                         "first_call_s": first[name]} for name in times},
+        "ratio": seconds["scatter"] / seconds["onehot"],
+        "ratio_to_upsampling": {m: seconds[m] / seconds["upsampling"]
+                                for m in ("onehot", "scatter")},
+        "check": {"output_max_abs_diff": float(np.max(np.abs(onehot - scatter))),
+                  "grad_max_abs_diff": float(np.max(np.abs(onehot_grad - scatter_grad))),
+                  "output_nonzero_fraction": float(np.mean(onehot != 0))},
+    }
+    row.update(memory_snapshot())
+    return row
+
+
+def bench_unet_mixed_precision(builder_args: dict[str, Any], *, image_size: int = 256,
+                               batch_size: int = 8, steps: int = 10, repeats: int = 5,
+                               precision: str = "bfloat16", seed: int = 0) -> dict[str, Any]:
+    """Training images/s of a U-Net under ``mixed_<precision>`` vs float32, alternately timed.
+
+    The same U-Net is built twice, once under each global policy (a layer takes the policy
+    current when it is made; the previous policy is restored after), compiled identically (SGD
+    with momentum 0.9, sparse categorical cross-entropy on the logits) and trained with
+    ``train_on_batch`` on the same fixed batch of random images and masks. Meant for a GPU
+    (bfloat16 tensor cores); it runs on a CPU, where it says little.
+
+    Returns:
+        ``{"float32": {...}, "mixed": {...}, "ratio" (mixed / float32 images/s: the speed-up),
+        "compute_dtype", "first_step_s", "final_loss", ...}``; each side holds the median
+        ``images_per_s`` and the per-trial rates and durations.
+    """
+    rng = np.random.default_rng(seed)
+    x = keras.ops.convert_to_tensor(
+        rng.random((batch_size, image_size, image_size, 1), dtype=np.float32))
+    y = keras.ops.convert_to_tensor(rng.integers(
+        0, builder_args.get("num_classes", 2), (batch_size, image_size, image_size), "int32"))
+    models, train = {}, {}
+    for side, policy in (("float32", "float32"), ("mixed", f"mixed_{precision}")):
+        with dtype_policy(None):  # restores the current policy on exit
+            keras.mixed_precision.set_global_policy(policy)
+            seed_models(seed)
+            model = zoo.build("unet", input_shape=(image_size, image_size, 1), **builder_args)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        models[side], train[side] = model, _steps_of(model, x, y)[0]
+    first = _untimed_first_steps(train)
+    times = time_trials({side: repeat_steps(fn, steps) for side, fn in train.items()}, repeats)
+    result = {side: rates(t, batch_size * steps) for side, t in times.items()}
+    row: dict[str, Any] = {
+        "model": "unet", "builder_args": builder_args, "image_size": image_size,
+        "batch_size": batch_size, "steps": steps, "repeats": repeats,
+        "precision": f"mixed_{precision}", "float32": result["float32"], "mixed": result["mixed"],
+        "ratio": result["mixed"]["images_per_s"] / result["float32"]["images_per_s"],
+        "compute_dtype": {side: m.layers[-1].compute_dtype for side, m in models.items()},
+        "first_step_s": first, "final_loss": {side: fn() for side, fn in train.items()},
+        "jit_compile": {side: bool(m.jit_compile) for side, m in models.items()},
+    }
+    row.update(memory_snapshot())
+    del models
+    keras.backend.clear_session()
+    return row
+
+
+def _dense_section(args, note: Callable[[str], None], save: Callable[[dict], None],
+                   result: dict[str, Any]) -> None:
+    """The rows of ``--suite dense``, saved after each."""
+    variants = unet_variants(args.unet_filters)
+    result["settings"]["dense"] = {"image_sizes": args.image_sizes, "unet_variants": variants,
+                                   "unpool_shape": list(args.unpool_shape)}
+    dense: dict[str, Any] = {"forward": [], "unpooling": None, "mixed_precision": None}
+    result["dense"] = dense
+    for size in args.image_sizes:
+        print(f"... U-Net forward {size}x{size} ({', '.join(variants)}) vs ResNet-50", flush=True)
+        dense["forward"].append(bench_unet_forward(size, variants, steps=args.steps,
+                                                   repeats=args.repeats, seed=args.seed))
+        save(result)
+    print(f"... max-unpooling {tuple(args.unpool_shape)}: onehot, scatter, UpSampling2D",
+          flush=True)
+    dense["unpooling"] = bench_unpooling(tuple(args.unpool_shape), steps=args.steps,
+                                         repeats=args.repeats, seed=args.seed)
+    save(result)
+    if result["device"]["accelerator"] is None:
+        note("U-Net mixed-precision training: skipped, this row needs a GPU (run it with "
+             "KERAS_BACKEND=jax on the GPU machine).")
+        return
+    precision = args.mixed_precision or "bfloat16"
+    print(f"... U-Net (paper) training {args.image_size}x{args.image_size}, batch "
+          f"{args.batch_size}: mixed_{precision} vs float32", flush=True)
+    dense["mixed_precision"] = bench_unet_mixed_precision(
+        variants["paper"], image_size=args.image_size, batch_size=args.batch_size,
+        steps=args.steps, repeats=args.repeats, precision=precision, seed=args.seed)
+    save(result)
+
+
+def _variant_label(name: str, args: dict[str, Any] | None) -> str:
+    if args is None:
+        return "ResNet-50 backbone (3 ch)"
+    return (f"unet {name} (f{args['filters']}, d{args['depth']}"
+            + (", bn)" if args.get("batch_norm") else ")"))
+
+
+def format_dense(dense: dict[str, Any]) -> str:
+    """The dense rows: a forward table (ms/image, x the reference), unpooling and training lines."""
+    lines = [("size", "model", "params", "ms/image", "x ResNet-50")]
+    for row in dense["forward"]:
+        for name, m in row["models"].items():
+            lines.append((str(row["image_size"]), _variant_label(name, m["builder_args"]),
+                          f"{m['params']:,}", _fmt(m["ms_per_image"]),
+                          _fmt(m["ratio"], ".2f")))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = ["\n".join("  ".join(c.ljust(w) if i == 1 else c.rjust(w)
+                                for i, (c, w) in enumerate(zip(line, widths))) for line in lines)
+           ] if dense["forward"] else []
+    u = dense.get("unpooling")
+    if u:
+        ms, up = {n: s["ms"] for n, s in u["sides"].items()}, u["ratio_to_upsampling"]
+        out.append(f"\nmax-unpooling {tuple(u['pooled_shape'])} -> {tuple(u['shape'])}, "
+                   f"forward + backward, {'compiled' if u['compiled'] else 'eager'}: onehot "
+                   f"{ms['onehot']:.2f} ms (x{up['onehot']:.2f} UpSampling2D), scatter "
+                   f"{ms['scatter']:.2f} ms "
+                   f"(x{up['scatter']:.2f}), UpSampling2D {ms['upsampling']:.2f} ms; "
+                   f"scatter/onehot {u['ratio']:.2f}; max |onehot - scatter|: output "
+                   f"{u['check']['output_max_abs_diff']:.1e}, gradient "
+                   f"{u['check']['grad_max_abs_diff']:.1e}")
+    t = dense.get("mixed_precision")
+    if t:
+        out.append(f"\nU-Net training (f{t['builder_args']['filters']}) {t['image_size']}x"
+                   f"{t['image_size']}, batch {t['batch_size']}: {t['precision']} "
+                   f"{t['mixed']['images_per_s']:.1f} img/s vs float32 "
+                   f"{t['float32']['images_per_s']:.1f} img/s: ratio {t['ratio']:.2f}")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 
@@ -940,9 +1211,19 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.bench",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("models", "triplet", "all"), default="models",
+    parser.add_argument("--suite", choices=("models", "triplet", "dense", "all"),
+                        default="models",
                         help="models: the model, pipeline and torch rows (default); triplet: "
-                             "batch-hard triplet loss vs a naive per-anchor loop; all: both")
+                             "batch-hard triplet loss vs a naive per-anchor loop; dense: U-Net "
+                             "forward vs ResNet-50, max-unpooling, U-Net mixed precision "
+                             "(GPU); all: models and triplet")
+    parser.add_argument("--image-sizes", default=None,
+                        help="dense suite: U-Net forward sizes (default 256,512)")
+    parser.add_argument("--unet-filters", type=int, default=None,
+                        help="dense suite: replace the filters of every U-Net (tests; default: "
+                             "64 paper, 16 shipped)")
+    parser.add_argument("--unpool-shape", default=None,
+                        help="dense suite: B,H,W,C before pooling (default 8,128,128,64)")
     parser.add_argument("--triplet-batch-sizes", default=",".join(map(str, TRIPLET_BATCH_SIZES)),
                         help="triplet suite: comma-separated batch sizes (default 64,256,1024)")
     parser.add_argument("--triplet-dim", type=int, default=TRIPLET_DIM,
@@ -952,9 +1233,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="triplet suite: the distance (default squared_l2, the loss's)")
     parser.add_argument("--models", default="resnet50,vgg16,mobilenet",
                         help=f"comma-separated zoo names; references: {', '.join(REFERENCES)}")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 32")
-    parser.add_argument("--image-size", type=int, default=None, help="default 224")
-    parser.add_argument("--steps", type=int, default=None, help="steps per trial (default 10)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="default 32 (dense: 8, the training row's)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="default 224 (dense: 256, the training row's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="steps per trial (default 10; dense: 2)")
     parser.add_argument("--repeats", type=int, default=None, help="trials per side (default 5)")
     parser.add_argument("--classes", type=int, default=None, help="default 1000")
     parser.add_argument("--mixed-precision", choices=("bfloat16", "float16"), default=None)
@@ -975,9 +1259,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     defaults = {"image_size": 224, "batch_size": 32, "steps": 10, "repeats": 5,
                 "pipeline_images": 2000, "pipeline_epochs": 3, "classes": 1000}
+    dense = {"image_sizes": ",".join(map(str, DENSE_IMAGE_SIZES)),
+             "unpool_shape": ",".join(map(str, UNPOOL_SHAPE))}
+    if args.suite == "dense":
+        defaults.update(image_size=256, batch_size=8, steps=2)
     if args.tiny:
         defaults.update(TINY)
+        dense.update(TINY_DENSE)
         args.pipeline_image_size = 32
+    for key, value in dense.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.image_sizes = [int(v) for v in args.image_sizes.split(",") if v.strip()]
+    args.unpool_shape = tuple(int(v) for v in args.unpool_shape.split(",") if v.strip())
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -1040,7 +1334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"note: {text}", flush=True)
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.suite == "triplet":
+    if args.suite in ("triplet", "dense"):
         args.torch = False  # the torch row belongs to the models suite
     args.torch = args.torch if args.torch is not None else _cuda_available()
     if args.torch and keras.backend.backend() == "jax":
@@ -1083,6 +1377,9 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
     print(f"backend {keras.backend.backend()} | keras {keras.__version__} | "
           f"{result['device']['summary']} | batch {args.batch_size} | "
           f"precision {result['settings']['precision']}", flush=True)
+    if args.suite == "dense":
+        _dense_section(args, note, save, result)
+        return result
     if args.suite in ("triplet", "all"):
         result["settings"]["triplet"] = {"batch_sizes": args.triplet_batch_sizes,
                                          "dim": args.triplet_dim,
@@ -1144,6 +1441,14 @@ def print_report(result: dict[str, Any]) -> None:
               "batch_hard; all/hard, semi/hard: their time / batch_hard's, eager; largest: one "
               "float32 B x B (hard) or B x B x B (all, semi) tensor, from shapes; |dloss|, "
               "|dgrad|: naive vs vectorised)")
+    if result.get("dense"):
+        print(f"\nU-Net forward: predict_on_batch, batch 1, {s['steps']} steps x {s['repeats']} "
+              f"alternating trials, medians; {s['precision']}; {s['backend']} backend; "
+              f"{result['device']['summary']}")
+        print(format_dense(result["dense"]))
+        print("(x ResNet-50: median seconds / those of keras.applications.ResNet50(weights=None, "
+              "include_top=False) on a 3-channel image of the same size, same process; "
+              "unpooling ratios are seconds / seconds)")
     if result.get("pairs"):
         print()
         print(f"train: train_on_batch, infer: predict_on_batch; batch {s['batch_size']}, "

@@ -18,13 +18,13 @@ from typing import Any
 
 import keras
 
-from zoo import losses, metric, metrics, weights as _weights
+from zoo import losses, metric, metrics, visualize, weights as _weights
 from zoo.registry import get_entry, list_models, register
 from zoo.weights import transfer_by_name
 
 __version__ = "0.1.0"
 __all__ = ["build", "describe", "list_models", "load", "losses", "metric", "metrics", "register",
-           "transfer_by_name"]
+           "transfer_by_name", "visualize"]
 
 
 def _split_name(name: str) -> tuple[str, str | None]:

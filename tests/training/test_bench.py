@@ -283,3 +283,115 @@ def test_triplet_suite_cli_writes_rows_and_prints_the_table(tmp_path):
     assert saved["triplet"][0]["ratio"] == pytest.approx(result["triplet"][0]["ratio"])
     printed = out.getvalue()
     assert "naive/hard" in printed and "train ref img/s" not in printed
+
+
+# --- dense prediction: U-Net forward vs ResNet-50, max-unpooling, mixed-precision training -----
+
+DENSE_ARGS = ["--suite", "dense", "--image-sizes", "32", "--unet-filters", "2",
+              "--unpool-shape", "2,8,8,4", "--image-size", "32", "--batch-size", "2",
+              "--steps", "1", "--repeats", "2"]
+
+
+def test_dense_suite_cli_writes_forward_and_unpooling_rows(tmp_path):
+    path = tmp_path / "d.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = bench.main(DENSE_ARGS + ["--json", str(path)])
+    saved = json.loads(path.read_text())
+    assert saved["pairs"] == [] and "triplet" not in saved
+    assert saved["settings"]["dense"]["unpool_shape"] == [2, 8, 8, 4]
+    (row,) = saved["dense"]["forward"]
+    assert row["image_size"] == 32 and row["batch_size"] == 1
+    models = row["models"]
+    assert set(models) == {"paper", "shipped", "reference"}
+    assert models["paper"]["builder_args"] == {"filters": 2, "depth": 4, "num_classes": 2}
+    assert models["shipped"]["builder_args"]["batch_norm"] is True
+    assert models["reference"]["params"] == 23_587_712  # ResNet-50 without its top
+    reference_s = statistics.median(models["reference"]["trials_s"])
+    for m in models.values():
+        assert len(m["trials_s"]) == 2 and min(m["trials_s"]) > 0
+        assert m["ms_per_image"] == pytest.approx(1000 * statistics.median(m["trials_s"]))
+        assert m["ratio"] == pytest.approx(statistics.median(m["trials_s"]) / reference_s)
+        assert m["ratio"] > 0
+    assert models["reference"]["ratio"] == 1.0
+
+    unpool = saved["dense"]["unpooling"]
+    assert unpool["shape"] == [2, 8, 8, 4] and unpool["pooled_shape"] == [2, 4, 4, 4]
+    ms = {name: side["ms"] for name, side in unpool["sides"].items()}
+    assert set(ms) == {"onehot", "scatter", "upsampling"} and min(ms.values()) > 0
+    assert unpool["ratio"] == pytest.approx(ms["scatter"] / ms["onehot"])
+    for method in ("onehot", "scatter"):
+        assert unpool["ratio_to_upsampling"][method] == pytest.approx(ms[method] / ms["upsampling"])
+    # onehot and scatter place the same values: identical outputs and gradients
+    assert unpool["check"]["output_max_abs_diff"] == 0.0
+    assert unpool["check"]["grad_max_abs_diff"] == 0.0
+    assert unpool["check"]["output_nonzero_fraction"] == 0.25  # one value per 2x2 window
+
+    printed = out.getvalue()
+    assert "x ResNet-50" in printed and "scatter/onehot" in printed
+    if saved["device"]["accelerator"] is None:
+        assert saved["dense"]["mixed_precision"] is None
+        assert any("needs a GPU" in n for n in saved["notes"])
+    else:
+        assert saved["dense"]["mixed_precision"]["ratio"] > 0
+    assert result["dense"]["unpooling"]["ratio"] == pytest.approx(unpool["ratio"])
+
+
+def test_dense_unpooling_check_catches_methods_that_disagree(monkeypatch):
+    from zoo.layers import unpooling
+
+    real = unpooling.max_unpool
+
+    def broken(x, argmax, output_size=None, method="onehot"):
+        y = real(x, argmax, output_size, method)
+        return y * 1.5 if method == "scatter" else y
+
+    monkeypatch.setattr(unpooling, "max_unpool", broken)
+    row = bench.bench_unpooling((1, 4, 4, 2), steps=1, repeats=1, compiled=False)
+    assert row["check"]["output_max_abs_diff"] > 0.1 and row["check"]["grad_max_abs_diff"] > 0.1
+    assert not row["compiled"]
+    with pytest.raises(ValueError, match="even height"):
+        bench.bench_unpooling((1, 5, 4, 2))
+
+
+def test_dense_onehot_and_scatter_unpool_a_hand_made_case():
+    from zoo.layers.unpooling import max_pool_with_argmax, max_unpool
+
+    x = np.array([[1, 5, 0, 2],
+                  [3, 2, 7, 1],
+                  [0, 0, 1, 1],
+                  [4, 0, 2, 9]], "float32").reshape(1, 4, 4, 1)
+    want = np.array([[0, 5, 0, 0],
+                     [0, 0, 7, 0],
+                     [0, 0, 0, 0],
+                     [4, 0, 0, 9]], "float32").reshape(1, 4, 4, 1)
+    pooled, argmax = max_pool_with_argmax(bench.keras.ops.convert_to_tensor(x))
+    for method in ("onehot", "scatter"):
+        got = bench.keras.ops.convert_to_numpy(max_unpool(pooled, argmax, method=method))
+        np.testing.assert_array_equal(got, want)
+
+
+def test_dense_mixed_precision_row_mechanics():
+    """The GPU row's mechanics on a tiny U-Net on the CPU (where the CLI skips it)."""
+    row = bench.bench_unet_mixed_precision({"filters": 2, "depth": 1, "num_classes": 2},
+                                           image_size=16, batch_size=2, steps=1, repeats=2)
+    assert row["precision"] == "mixed_bfloat16"
+    assert row["compute_dtype"] == {"float32": "float32", "mixed": "bfloat16"}
+    assert bench.keras.mixed_precision.global_policy().name == "float32"  # restored
+    for side in ("float32", "mixed"):
+        assert len(row[side]["trials_s"]) == 2 and row[side]["images_per_s"] > 0
+        assert np.isfinite(row["final_loss"][side])
+    assert row["ratio"] == pytest.approx(row["mixed"]["images_per_s"]
+                                         / row["float32"]["images_per_s"])
+
+
+def test_dense_suite_defaults_and_tiny_sizes():
+    args = bench.parse_args(["--suite", "dense"])
+    assert args.image_sizes == [256, 512] and args.unpool_shape == (8, 128, 128, 64)
+    assert (args.image_size, args.batch_size, args.steps) == (256, 8, 2)
+    assert args.unet_filters is None and bench.unet_variants()["shipped"]["filters"] == 16
+    tiny = bench.parse_args(["--suite", "dense", "--tiny"])
+    assert tiny.image_sizes == [32] and tiny.unpool_shape == (2, 16, 16, 8)
+    assert {v["filters"] for v in bench.unet_variants(tiny.unet_filters).values()} == {4}
+    models = bench.parse_args([])  # the models suite keeps its own defaults
+    assert (models.image_size, models.batch_size, models.steps) == (224, 32, 10)

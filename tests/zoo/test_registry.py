@@ -14,7 +14,8 @@ def test_list_models_sorted_and_filtered():
     assert zoo.list_models(task="classification") == CLASSIFIERS
     assert zoo.list_models(pattern="resnet1*") == ["resnet18", "resnet101", "resnet152"]
     assert zoo.list_models(pattern="VGG*") == ["vgg16", "vgg19"]
-    assert zoo.list_models(task="segmentation") == []
+    assert zoo.list_models(task="segmentation") == ["fcn8s", "fcn16s", "fcn32s", "segnet",
+                                                    "unet"]
     pretrained = zoo.list_models(pretrained=True)
     assert pretrained == ["facenet", "lenet5", "lenetpp", "mobilenet", "resnet20_cifar",
                           "resnet50", "resnet101", "resnet152", "siamese_net", "vgg16", "vgg19"]
