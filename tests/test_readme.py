@@ -18,12 +18,14 @@ def _blocks():
 def test_readme_has_the_examples():
     assert {"Transfer learning", "GoogLeNet's auxiliary classifiers",
             "Supervised autoencoder", "Data pipelines",
-            "Embedding models and verification"} <= set(_blocks())
+            "Embedding models and verification",
+            "Segmentation and depth in code"} <= set(_blocks())
 
 
 @pytest.mark.parametrize("heading", ["Transfer learning", "GoogLeNet's auxiliary classifiers",
                                      "Supervised autoencoder", "Data pipelines",
-                                     "Embedding models and verification"])
+                                     "Embedding models and verification",
+                                     "Segmentation and depth in code"])
 def test_readme_example_runs(heading, monkeypatch):
     code = _blocks()[heading].replace('weights="imagenet"', "weights=None")
     code = code.replace("epochs=2", "epochs=1")
@@ -34,6 +36,11 @@ def test_readme_example_runs(heading, monkeypatch):
         # the shipped weights tell the same person from another one (fixture faces)
         assert namespace["result"].same and not namespace["other"].same
         assert namespace["embeddings"].shape == (2, 128)
+    if heading == "Segmentation and depth in code":
+        assert namespace["masks"].shape == (3, 32, 32) and namespace["picture"].dtype.name == "uint8"
+        assert abs(sum(namespace["areas"].values()) - 1) < 1e-6
+        assert tuple(namespace["predicted"].shape) == (2, 19, 26)
+        assert namespace["coloured"].shape == (19, 26, 3)
     if heading == "Transfer learning":
         model = namespace["model"]
         trainable = {w.path.split("/")[-2] for w in model.trainable_weights}

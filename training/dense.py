@@ -191,8 +191,9 @@ def _fit(recipe: Recipe, model, loss, metrics, train, val, out: Path, epochs: in
     steps = len(train) if hasattr(train, "__len__") else recipe.steps_per_epoch
     model.compile(optimizer=make_optimizer(recipe.replace(epochs=epochs), steps), loss=loss,
                   metrics=metrics)
-    model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
-              callbacks=make_callbacks(recipe, out, monitor, tensorboard=False))
+    model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False,
+              callbacks=make_callbacks(recipe, out, monitor, tensorboard=False))  # batches
+    # come shuffled (and augmented) from `make_batches`
 
 
 def train_segmentation(recipe: Recipe, out: Path, verbose="auto") -> dict[str, Any]:
@@ -296,8 +297,12 @@ def evaluate_depth(recipe: Recipe, model, coarse_model=None) -> dict[str, Any]:
     return results
 
 
-def prediction_figure(recipe: Recipe, model, path: str | Path, count: int = 4) -> Path:
-    """A PNG grid of held-out predictions: image | truth | prediction (overlays or depth)."""
+def prediction_figure(recipe: Recipe, model, path: str | Path, count: int = 3,
+                      crop: int = 224) -> Path:
+    """A PNG grid of held-out predictions: image | truth | prediction (overlays or depth).
+
+    Segmentation predicts on the whole test images and shows their top-left ``crop`` pixels
+    at full resolution (thin membranes vanish when a 512x512 slice is shrunk)."""
     from zoo.visualize import colorize_depth, depth_range, overlay_mask, prediction_grid
 
     rows = []
@@ -307,6 +312,7 @@ def prediction_figure(recipe: Recipe, model, path: str | Path, count: int = 4) -
         # membranes in red over the image; the cell interiors (class 1) left as they are
         colors = np.array([[255, 32, 32], [0, 0, 0]], dtype="uint8")
         for image, mask, pred in zip(images, masks, predicted):
+            image, mask, pred = image[:crop, :crop], mask[:crop, :crop], pred[:crop, :crop]
             rows.append([image, overlay_mask(image, mask, 0.5, colors, background=1),
                          overlay_mask(image, pred, 0.5, colors, background=1)])
         titles = ["image", "ground truth", f"{recipe.model} prediction"]

@@ -422,7 +422,8 @@ def publish(model_or_weights_path: keras.Model | str | os.PathLike, *, arch: str
             recipe: str, builder_args: dict[str, Any] | None = None,
             input_shape: tuple[int, ...] | None = None, preprocessing: str = "unit",
             class_names: list[str] | tuple[str, ...] | None = None, float16: bool = True,
-            max_abs_diff: float = 1e-2, default: bool = False, license: str = "",
+            max_abs_diff: float = 1e-2, min_agreement: float = 1.0, default: bool = False,
+            license: str = "",
             notes: str = "", manifest_path: str | os.PathLike | None = None,
             copy_to: str | os.PathLike | None = None, url: str | None = None,
             register: bool = False) -> WeightSpec:
@@ -440,7 +441,8 @@ def publish(model_or_weights_path: keras.Model | str | os.PathLike, *, arch: str
         model_or_weights_path, arch=arch, tag=tag, out_dir=out_dir, dataset=dataset,
         split=split, metrics=metrics, recipe=recipe, builder_args=builder_args,
         input_shape=input_shape, preprocessing=preprocessing, class_names=class_names,
-        float16=float16, max_abs_diff=max_abs_diff, default=default, license=license,
+        float16=float16, max_abs_diff=max_abs_diff, min_agreement=min_agreement,
+        default=default, license=license,
         notes=notes, manifest_path=manifest_path, copy_to=copy_to, url=url,
         register=register).spec
 
@@ -451,7 +453,8 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
                    builder_args: dict[str, Any] | None = None,
                    input_shape: tuple[int, ...] | None = None, preprocessing: str = "unit",
                    class_names: list[str] | tuple[str, ...] | None = None,
-                   float16: bool = True, max_abs_diff: float = 1e-2, default: bool = False,
+                   float16: bool = True, max_abs_diff: float = 1e-2,
+                   min_agreement: float = 1.0, default: bool = False,
                    license: str = "", notes: str = "",
                    manifest_path: str | os.PathLike | None = None,
                    copy_to: str | os.PathLike | None = None, url: str | None = None,
@@ -483,6 +486,9 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
         class_names: label of each output unit.
         float16: store float32 variables as float16 when the check passes.
         max_abs_diff: largest output difference the float16 file may cause on the probe.
+        min_agreement: share of the probe's arg-maxes (per image; per pixel for dense
+            outputs) that must not change; 1.0 for classifiers, a little less for
+            segmentation, where a few pixels with tied scores may flip.
         default: make this the architecture's default tag (others lose the flag).
         license, notes: provenance text.
         manifest_path: manifest to update; default ``zoo/weights/manifest.json``.
@@ -522,6 +528,9 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
     if not isinstance(dataset, str) or not dataset:
         raise ValueError(f"`dataset` must be a non-empty name. Received: dataset={dataset!r}.")
     metrics = _check_metrics(metrics, dataset)
+    if not (isinstance(min_agreement, (int, float)) and 0 <= min_agreement <= 1):
+        raise ValueError(f"`min_agreement` must be a number in [0, 1]. Received: "
+                         f"min_agreement={min_agreement!r}.")
     if not (isinstance(max_abs_diff, (int, float)) and max_abs_diff >= 0):
         raise ValueError(f"`max_abs_diff` must be a number >= 0. Received: "
                          f"max_abs_diff={max_abs_diff!r}.")
@@ -603,11 +612,12 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
                 reason = f"values beyond float16's range in {overflow[:3]}"
             else:
                 diff16, agree16 = _check_file(arch, builder_args, f16, probe, reference)
-                if diff16 <= max_abs_diff and agree16 == 1.0:
+                if diff16 <= max_abs_diff and agree16 >= min_agreement:
                     kept, dtype, diff, agreement = f16, "float16", diff16, agree16
                 else:
                     reason = (f"max abs output difference {diff16:.3g} (max_abs_diff="
-                              f"{max_abs_diff:g}), arg-max agreement {agree16:.1%} on the probe")
+                              f"{max_abs_diff:g}), arg-max agreement {agree16:.3%} on the probe "
+                              f"(min_agreement={min_agreement:g})")
             if reason:
                 logger.warning("%s.%s: float16 refused (%s); publishing float32.",
                                arch, tag, reason)
@@ -760,6 +770,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--float32", action="store_true", help="do not convert to float16")
     parser.add_argument("--max-abs-diff", type=float, default=1e-2,
                         help="largest output change float16 may cause (default 1e-2)")
+    parser.add_argument("--min-agreement", type=float, default=1.0,
+                        help="share of probe arg-maxes float16 must keep (default 1; e.g. "
+                             "0.999 for segmentation, per pixel)")
     parser.add_argument("--default", action="store_true", help="make it the default tag")
     parser.add_argument("--out", default=str(W.BUNDLED_DIR),
                         help="output folder (default: zoo/weights, bundled)")
@@ -815,7 +828,8 @@ def main(argv: list[str] | None = None) -> WeightSpec:
             dataset=dataset, split=split, metrics=metrics, recipe=args.recipe,
             builder_args=builder_args, input_shape=input_shape,
             preprocessing=args.preprocessing, class_names=class_names,
-            float16=not args.float32, max_abs_diff=args.max_abs_diff, default=args.default,
+            float16=not args.float32, max_abs_diff=args.max_abs_diff,
+            min_agreement=args.min_agreement, default=args.default,
             license=args.license, notes=args.notes, manifest_path=args.manifest,
             copy_to=args.copy_to, url=args.url)
     except (ValueError, OSError, argparse.ArgumentTypeError, UploadError) as e:

@@ -1,7 +1,7 @@
 """Eigen et al.'s coarse + fine depth network on procedural indoor scenes, CPU-sized.
 
 No real depth training set ships here, so the network learns from rooms ray-cast with exact
-z-depth (`training.data.scenes`: floor, walls, ceiling, boxes, spheres; 4,000 training, 200
+z-depth (`training.data.scenes`: floor, walls, ceiling, boxes, spheres; 8,000 training, 200
 validation and 500 test scenes, each split from its own seed). Input 84x112 (the paper's
 228x304 aspect), output 19x26 log depth exponentiated to metres; half-width convolutions and
 1,024 hidden units. Stage 1 trains the coarse network alone, stage 2 the fine network with
@@ -24,10 +24,10 @@ RECIPE = Recipe(
     image_size=(84, 112),
     channels=3,
     fit="resize",
-    limit=4000,
+    limit=8000,
     batch_size=32,
-    epochs=12,
-    fine_epochs=8,
+    epochs=30,
+    fine_epochs=15,
     optimizer="adam",
     lr=1e-3,
     schedule="onecycle",

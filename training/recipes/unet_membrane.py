@@ -28,7 +28,7 @@ RECIPE = Recipe(
     augment={"flip": "horizontal_and_vertical", "rotate90": True, "crop": [256, 256],
              "elastic": 10.0, "fill_mode": "reflect"},
     batch_size=4,
-    epochs=15,
+    epochs=40,
     steps_per_epoch=40,
     optimizer="adam",
     lr=3e-3,

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.zoo.losses.autodiff import value_and_grad
+
 from zoo.losses import (DiceLoss, JaccardLoss, MaskedMeanSquaredError, ScaleInvariantLoss,
                         SparsePixelCrossEntropy, dice_loss, jaccard_loss,
                         scale_invariant_loss, sparse_pixel_crossentropy)
@@ -67,20 +69,6 @@ def np_si(y_true, y_pred, lam, pred_is_log=False, eps=1e-6):
 
 def softmax(z):
     return np.exp(np_log_softmax(z))
-
-
-def _value_and_grad(fn, x):
-    """``fn(x)`` and its gradient on the active backend (TensorFlow or JAX)."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.value_and_grad(fn)(x)
-    import tensorflow as tf
-
-    x = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        value = fn(x)
-    return value, tape.gradient(value, x)
 
 
 def random_seg(rng, b=2, h=3, w=4, c=3, ignore=None):
@@ -218,7 +206,7 @@ def test_segmentation_gradients_are_finite(rng):
     y, logits = random_seg(rng, ignore=255)
     for loss in (SparsePixelCrossEntropy(ignore_index=255, class_weights=[1, 2, 3]),
                  DiceLoss(ignore_index=255), JaccardLoss(ignore_index=255)):
-        value, grad = _value_and_grad(lambda z, loss=loss: loss(y, z), logits)
+        value, grad = value_and_grad(lambda z, loss=loss: loss(y, z), logits)
         grad = np.asarray(grad)
         assert np.isfinite(float(value)) and np.isfinite(grad).all(), loss.name
         assert np.abs(grad[y == 255]).max() == 0.0, loss.name    # ignored pixels: no gradient
@@ -291,7 +279,7 @@ def test_depth_gradients_finite_at_zero_difference_and_holes():
     p = np.array([[[1.0, 2.0], [0.0, 3.0]], [[1.0, 1.0], [1.0, 1.0]]], np.float32)  # exact
     for loss in (ScaleInvariantLoss(), ScaleInvariantLoss(lam=1.0, pred_is_log=True),
                  MaskedMeanSquaredError()):
-        value, grad = _value_and_grad(lambda x, loss=loss: loss(y, x), p)
+        value, grad = value_and_grad(lambda x, loss=loss: loss(y, x), p)
         grad = np.asarray(grad)
         assert np.isfinite(float(value)) and np.isfinite(grad).all(), loss.get_config()
         valid = np.isfinite(y) & (y > 0)

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.zoo.losses.autodiff import value_and_grad
+
 from zoo.losses import (ActiveTripletFraction, CenterLoss, ContrastiveLoss, TripletLoss,
                         pairwise_distances)
 
@@ -91,20 +93,6 @@ def test_explicit_triplets():
     np.testing.assert_allclose(got, (0 + (2 - 1 + 0.5)) / 2)
 
 
-def _value_and_grad(fn, x):
-    """``fn(x)`` and its gradient on the active backend (TensorFlow or JAX)."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.value_and_grad(fn)(x)
-    import tensorflow as tf
-
-    x = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        value = fn(x)
-    return value, tape.gradient(value, x)
-
-
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="TF / JAX autodiff only")
 def test_no_nan_gradient_at_zero_distance():
     emb = np.array([[1, 1], [1, 1], [1, 1], [2, 2]], np.float32)  # coinciding embeddings
@@ -112,7 +100,7 @@ def test_no_nan_gradient_at_zero_distance():
     for distance in ("l2", "squared_l2", "cosine"):
         for mining in ("batch_hard", "batch_all", "semi_hard"):
             loss = TripletLoss(distance=distance, mining=mining)
-            value, grad = _value_and_grad(lambda e: loss(labels, e), emb)
+            value, grad = value_and_grad(lambda e: loss(labels, e), emb)
             assert np.isfinite(np.asarray(value)) and np.isfinite(np.asarray(grad)).all(), \
                 (distance, mining)
 

@@ -232,3 +232,38 @@ def test_eigen_overfits_a_tiny_batch():
     y = 1 + 3 * x[:, 2:-2:4, 2:-2:4, :1][:, :15, :15]
     first, last = _overfit(model, x, y, "mse", 40, lr=3e-3)
     assert last < first / 2, (first, last)
+
+
+def test_shipped_depth_weights_beat_a_constant_on_new_scenes():
+    from training.dense import depth_targets
+    from training.data.scenes import generate_scenes
+
+    model = zoo.load("eigen_depth", weights="scenes")
+    record = model.zoo_weights
+    assert record.builder_args["input_shape"] == [84, 112, 3]
+    images, depth = generate_scenes(6, 84, 112, seed=1234)   # scenes no split used
+    truth = depth_targets(depth, (19, 26))
+    predicted = np.asarray(model(images, training=False))
+    rmse = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    constant = float(np.sqrt(np.mean((truth.mean() - truth) ** 2)))
+    assert rmse < 0.6 * constant, (rmse, constant)
+    assert abs(rmse - record.metrics["scenes"]["rmse"]) < 0.5
+
+
+def test_shipped_unet_finds_membranes_in_a_drawn_cell_image():
+    """Bright cells with dark 3-pixel walls and noise, drawn here (the ISBI images may not be
+    redistributed): the membrane-trained U-Net should find the walls."""
+    rng = np.random.default_rng(0)
+    image = np.full((96, 96), 0.72) + rng.normal(0, 0.06, (96, 96))
+    walls = np.zeros((96, 96), bool)
+    for c in (20, 55, 80):
+        walls[:, c - 1:c + 2] = True
+        walls[c - 1:c + 2, :] = True
+    image[walls] = 0.25
+    model = zoo.load("unet", weights="membrane")
+    predicted = np.argmax(model(image[None, :, :, None].astype("float32")), -1)[0]
+    from zoo.metrics import mean_iou
+
+    truth = np.where(walls, 0, 1)
+    assert model.zoo_weights.class_names == ("membrane", "cell")
+    assert mean_iou(truth, predicted, 2) > 0.6
