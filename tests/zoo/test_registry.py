@@ -17,8 +17,9 @@ def test_list_models_sorted_and_filtered():
     assert zoo.list_models(task="segmentation") == ["fcn8s", "fcn16s", "fcn32s", "segnet",
                                                     "unet"]
     pretrained = zoo.list_models(pretrained=True)
-    assert pretrained == ["facenet", "lenet5", "lenetpp", "mobilenet", "resnet20_cifar",
-                          "resnet50", "resnet101", "resnet152", "siamese_net", "vgg16", "vgg19"]
+    assert pretrained == ["eigen_depth", "facenet", "lenet5", "lenetpp", "mobilenet",
+                          "resnet20_cifar", "resnet50", "resnet101", "resnet152", "siamese_net",
+                          "unet", "vgg16", "vgg19"]
     assert set(zoo.list_models(pretrained=False)) == set(zoo.list_models()) - set(pretrained)
     assert zoo.list_models(task="metric") == ["facenet", "lenetpp", "siamese_net"]
     with pytest.raises(ValueError, match="task"):
