@@ -39,7 +39,7 @@ from training.data import data_root
 from training.data.dense import MEMBRANE_CLASSES, dense_dataset, membrane, rgbd_frames
 from training.data.scenes import generate_scenes
 from training.recipes import Recipe, load_recipe
-from training.train import finish, make_callbacks, make_optimizer, read_log
+from training.train import _parse_value, finish, make_callbacks, make_optimizer, read_log
 from zoo.losses import DiceLoss, ScaleInvariantLoss, SparsePixelCrossEntropy
 from zoo.metrics import MeanIoU, PixelAccuracy, depth_metrics, mean_iou, per_class_iou, \
     pixel_accuracy, scale_invariant_error
@@ -368,6 +368,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="only evaluate --weights (or the run's best.weights.h5)")
     parser.add_argument("--weights", help="weights to evaluate / draw")
     parser.add_argument("--figure", help="write the prediction grid PNG here")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help='override any recipe field, e.g. --set builder_args=\'{"filters": 64}\'')
     parser.add_argument("--verbose", type=int)
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
@@ -375,6 +377,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                  ("steps_per_epoch", args.steps_per_epoch),
                                  ("limit", args.limit), ("data_dir", args.data_dir))
                if v is not None}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        changes[field] = _parse_value(value)
     recipe = recipe.replace(**changes)
     out = Path(args.out or Path("runs") / recipe.name)
     verbose = "auto" if args.verbose is None else args.verbose

@@ -91,3 +91,12 @@ def test_numpy_batches_match_shapes_for_any_backend():
     assert xb.shape == (2, 8, 8, 1) and yb.shape == (2, 8, 8) and yb.dtype == np.int32
     # the joint augmentation kept image and mask aligned
     np.testing.assert_array_equal((xb[..., 0] > 0.5).astype("int32"), yb)
+
+
+def test_cli_evaluates_shipped_weights_with_overrides(data_dir, tmp_path, capsys):
+    weights = Path(__file__).resolve().parents[2] / "zoo" / "weights" / "unet_membrane.weights.h5"
+    summary = dense.main(["unet_membrane", "--evaluate", "--weights", str(weights),
+                          "--data-dir", str(data_dir), "--set", "val_fraction=0.34",
+                          "--set", "test_fraction=0.34", "--figure", str(tmp_path / "g.png")])
+    assert summary["test"]["images"] == 1 and 0 <= summary["test"]["miou"] <= 1
+    assert '"pixel_acc"' in capsys.readouterr().out and (tmp_path / "g.png").exists()
