@@ -200,14 +200,14 @@ def _seg_batch(size, channels, classes=2):
 
 
 @pytest.mark.parametrize("name,kwargs,channels,size,steps", [
-    ("unet", dict(filters=8, depth=2), 1, 32, 40),
+    ("unet", dict(filters=8, depth=2), 1, 32, 60),
     ("segnet", dict(num_classes=2), 3, 16, 25),
 ])
 def test_overfits_a_tiny_batch(name, kwargs, channels, size, steps):
     keras.utils.set_random_seed(0)
     model = zoo.build(name, input_shape=(size, size, channels), **kwargs)
     x, y = _seg_batch(size, channels)
-    first, last = _overfit(model, x, y, SEG_LOSS, steps)
+    first, last = _overfit(model, x, y, SEG_LOSS, steps, lr=3e-3)
     assert last < first / 2, (first, last)
 
 
@@ -230,7 +230,7 @@ def test_eigen_overfits_a_tiny_batch():
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(2, 68, 68, 3)).astype("float32")
     y = 1 + 3 * x[:, 2:-2:4, 2:-2:4, :1][:, :15, :15]
-    first, last = _overfit(model, x, y, "mse", 40, lr=3e-3)
+    first, last = _overfit(model, x, y, "mse", 80, lr=3e-3)
     assert last < first / 2, (first, last)
 
 
