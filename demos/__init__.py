@@ -1,4 +1,8 @@
-"""Gradio demos, one module per task, combined into one tabbed app (see the README).
+"""Gradio demos: one module per task, combined into one tabbed app.
 
-The demo tabs arrive with the demos issue; this package exists so the layout is in place.
+``python -m demos`` serves every tab (`demos.app`); ``python -m demos.segment`` serves one.
+Each tab module exposes ``build() -> gr.Blocks`` and its handler functions, which take file
+paths, PIL images or arrays, so tests call them directly. Shared pieces (reading uploads,
+the model cache, compiled inference) are in `demos.common`; the load benchmark is
+``python -m demos.bench``.
 """

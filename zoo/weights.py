@@ -299,6 +299,24 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
     return dest
 
 
+def local_candidates(spec: WeightSpec, include_top: bool = True) -> list[Path]:
+    """Where `resolve_file` looks for the record's file before downloading, in its order:
+    the bundled file, else the zoo cache and Keras' cache. Nothing is read or verified."""
+    resource = spec.notop if not include_top and spec.notop else {"file": spec.file,
+                                                                    "url": spec.url}
+    if resource.get("file"):
+        return [BUNDLED_DIR / resource["file"]]
+    if not resource.get("url"):
+        return []
+    fname = resource["url"].rsplit("/", 1)[-1]
+    return [cache_dir() / spec.arch / fname, _keras_cache_dir() / fname]
+
+
+def is_cached(spec: WeightSpec, include_top: bool = True) -> bool:
+    """Whether the record's file is on this machine (no download needed; not verified)."""
+    return any(path.is_file() for path in local_candidates(spec, include_top))
+
+
 def resolve_file(spec: WeightSpec, include_top: bool = True, progress: bool = True) -> Path:
     """Returns a verified local path for a record's file, downloading it if needed.
 
@@ -325,9 +343,8 @@ def resolve_file(spec: WeightSpec, include_top: bool = True, progress: bool = Tr
     url = resource.get("url")
     if not url:
         raise WeightsError(f"Weight record {spec.key} has neither `file` nor `url`.")
-    fname = url.rsplit("/", 1)[-1]
-    cached = cache_dir() / spec.arch / fname
-    for candidate in (cached, _keras_cache_dir() / fname):
+    cached, keras_cached = local_candidates(spec, include_top)
+    for candidate in (cached, keras_cached):
         if candidate.exists():
             try:
                 _verify(candidate, resource)

@@ -288,3 +288,18 @@ def test_headless_load_from_a_full_file(tmp_path, lenet_file, spec_registry, mon
     headless = zoo.load("lenet5", weights="fullonly", include_top=False, input_shape=(48, 48, 1))
     assert headless.output_shape == (None, 5, 5, 120)  # 48 -> 44 -> 22 -> 18 -> 9 -> 5
     _same_weights(headless, model)
+
+
+def test_is_cached_follows_the_resolution_order_without_downloading(tmp_path, monkeypatch):
+    from zoo import weights as W
+
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "zoo"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    bundled = W.get_weight_spec("lenet5", "mnist")
+    assert W.is_cached(bundled) and W.local_candidates(bundled)[0].parent == W.BUNDLED_DIR
+    remote = W.get_weight_spec("vgg16", "imagenet")
+    zoo_path, keras_path = W.local_candidates(remote)
+    assert not W.is_cached(remote)
+    keras_path.parent.mkdir(parents=True)
+    keras_path.write_bytes(b"")        # present (not verified: is_cached never reads it)
+    assert W.is_cached(remote) and zoo_path.parent == tmp_path / "zoo" / "vgg16"

@@ -1,0 +1,240 @@
+"""Load benchmark of the demo app: K parallel ``gradio_client`` clients x N requests per tab.
+
+Starts ``python -m demos --preload`` on 127.0.0.1 (or uses ``--url``), sends one warm-up
+request per endpoint (loading and compiling its model: not timed), then lets ``--clients``
+threads, each with its own `gradio_client.Client`, send ``--requests`` requests each, one
+after another, with the shipped example images. Latency is what a client sees: upload,
+queue, inference and the result's download. Prints per endpoint p50 / p95 / p99 latency,
+throughput and errors, and the server's resident memory (RSS, with its child processes),
+sampled every 0.2 s.
+
+    python -m demos.bench                                  # 8 clients x 50 requests
+    python -m demos.bench --clients 2 --requests 5 --endpoints lenet cifar_resnet
+    python -m demos.bench --json docs/demos/bench.json
+
+Targets (issue 6, 2 CPU cores): LeNet and CIFAR ResNet p50 below 100 ms, U-Net at 256x256
+below 1 s, no errors under 8 clients x 50 requests, RSS below 3 GB with every tab loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+def _file(relative: str) -> Any:
+    from gradio_client import handle_file
+
+    return handle_file(str(EXAMPLES / relative))
+
+
+# name -> (api_name, function building the arguments): one row of the report each.
+ENDPOINTS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
+    "lenet_sketch": ("/classify_digit", lambda: [{"background": None, "layers": [],
+                                                  "composite": _file("digits/digit_7.png")}]),
+    "lenet": ("/classify_image", lambda: [_file("digits/digit_3.png"), "lenet5.mnist"]),
+    "cifar_resnet": ("/classify_image", lambda: [_file("cifar10/cat.jpg"),
+                                                 "resnet20_cifar.cifar10"]),
+    "verify_faces": ("/verify", lambda: [_file("faces/s35_1.png"), _file("faces/s35_2.png"),
+                                         "siamese_net.att_faces"]),
+    "unet_256": ("/segment", lambda: [_file("membrane/synthetic_em.png"), "unet.membrane"]),
+    "depth": ("/depth", lambda: [_file("scenes/scene_1.png"), "eigen_depth.scenes"]),
+    "feature_maps": ("/feature_maps", lambda: [_file("cifar10/cat.jpg"),
+                                               "resnet20_cifar.cifar10", "conv2_block1_out"]),
+    "convolve": ("/convolve", lambda: [_file("scenes/scene_1.png"), "Gaussian blur", 2.0,
+                                       "0 -1 0\n-1 5 -1\n0 -1 0"]),
+}
+
+
+def summarize(latencies_s: Sequence[float], errors: int, wall_s: float) -> dict[str, float]:
+    """Percentiles in milliseconds (NumPy's linear interpolation), throughput, error count."""
+    lat = np.asarray(latencies_s, np.float64) * 1000.0
+    if lat.size == 0:
+        return {"requests": 0, "errors": errors, "p50_ms": float("nan"),
+                "p95_ms": float("nan"), "p99_ms": float("nan"), "mean_ms": float("nan"),
+                "req_per_s": 0.0}
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+    return {"requests": int(lat.size + errors), "errors": int(errors), "p50_ms": float(p50),
+            "p95_ms": float(p95), "p99_ms": float(p99), "mean_ms": float(lat.mean()),
+            "req_per_s": float(lat.size / wall_s) if wall_s > 0 else 0.0}
+
+
+class RssSampler:
+    """Samples a process's resident memory (with its children) in a background thread."""
+
+    def __init__(self, pid: int | None, every_s: float = 0.2):
+        self.pid, self.every_s, self.peak, self._stop = pid, every_s, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> int:
+        if self.pid is None:
+            return 0
+        import psutil
+
+        try:
+            proc = psutil.Process(self.pid)
+            procs = [proc, *proc.children(recursive=True)]
+            return sum(p.memory_info().rss for p in procs)
+        except psutil.Error:
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.now())
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, timeout_s: float = 600.0) -> subprocess.Popen:
+    """``python -m demos --preload`` on 127.0.0.1:``port``; returns once it answers."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "demos", "--host", "127.0.0.1",
+                             "--port", str(port), "--preload"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"The demo server exited with code {proc.returncode}:\n"
+                               f"{proc.stderr.read()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"The demo server did not answer on {url} within {timeout_s:.0f} s.")
+
+
+def bench_endpoint(url: str, api_name: str, make_args: Callable[[], list[Any]],
+                   clients: int, requests: int) -> dict[str, Any]:
+    """One warm-up request, then ``clients`` threads x ``requests`` sequential requests."""
+    from gradio_client import Client
+
+    first = Client(url, verbose=False)
+    try:
+        first.predict(*make_args(), api_name=api_name)
+    except Exception as err:  # noqa: BLE001 - reported, not raised: the endpoint is skipped
+        return {"skipped": f"warm-up failed: {str(err).splitlines()[0][:200]}"}
+    pool = [first] + [Client(url, verbose=False) for _ in range(clients - 1)]
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def worker(client: Any) -> None:
+        for _ in range(requests):
+            args = make_args()
+            start = time.perf_counter()
+            try:
+                client.predict(*args, api_name=api_name)
+            except Exception as err:  # noqa: BLE001 - counted as an error
+                with lock:
+                    failures.append(str(err).splitlines()[0][:200] if str(err) else repr(err))
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as executor:
+        list(executor.map(worker, pool))
+    result: dict[str, Any] = summarize(latencies, len(failures), time.perf_counter() - start)
+    if failures:
+        result["first_error"] = failures[0]
+    return result
+
+
+def format_table(results: dict[str, dict[str, Any]], clients: int, requests: int,
+                 peak_rss: int) -> str:
+    """The report as a Markdown table."""
+    lines = [f"{clients} parallel clients x {requests} requests per endpoint "
+             f"(latency as the client sees it)", "",
+             "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | req/s | RSS after |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in results.items():
+        if "skipped" in r:
+            lines.append(f"| {name} | - | - | - | - | - | - | skipped: {r['skipped']} |")
+            continue
+        lines.append(f"| {name} | {r['requests']} | {r['errors']} | {r['p50_ms']:.0f} | "
+                     f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['req_per_s']:.1f} | "
+                     f"{r.get('rss_mb', 0):.0f} MB |")
+    lines += ["", f"Server peak RSS: {peak_rss / 2**20:.0f} MB"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8, help="parallel clients (K)")
+    parser.add_argument("--requests", type=int, default=50, help="requests per client (N)")
+    parser.add_argument("--endpoints", nargs="+", choices=list(ENDPOINTS),
+                        default=list(ENDPOINTS))
+    parser.add_argument("--url", help="benchmark a running app instead of starting one")
+    parser.add_argument("--pid", type=int, help="with --url: the server's process id (RSS)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.requests < 1:
+        parser.error("--clients and --requests must be at least 1")
+
+    server = None
+    url, pid = args.url, args.pid
+    if url is None:
+        port = _free_port()
+        print(f"starting python -m demos on 127.0.0.1:{port} (models preloaded) ...",
+              flush=True)
+        server = start_server(port)
+        url, pid = f"http://127.0.0.1:{port}/", server.pid
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        with RssSampler(pid) as rss:
+            for name in args.endpoints:
+                api_name, make_args = ENDPOINTS[name]
+                print(f"{name}: {args.clients} x {args.requests} ...", flush=True)
+                results[name] = bench_endpoint(url, api_name, make_args, args.clients,
+                                               args.requests)
+                results[name]["rss_mb"] = rss.now() / 2**20
+            peak = max(rss.peak, rss.now())
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    print(format_table(results, args.clients, args.requests, peak))
+    report = {"clients": args.clients, "requests": args.requests, "url": url,
+              "cpu_count": os.cpu_count(), "peak_rss_mb": peak / 2**20, "endpoints": results}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Verify tab: two images in; their embedding distance, "same" or "different", and a picture.
+
+Verification as in Chopra, Hadsell and LeCun, "Learning a Similarity Metric
+Discriminatively, with Application to Face Verification" (CVPR 2005): one network embeds both
+images and the pair is "same" when the L2 distance is at most a threshold, here the one
+stored with the weights (chosen on validation pairs when they were published). Two models:
+
+- ``siamese_net.att_faces``: 128-d face embeddings trained on AT&T faces s1-s25; the
+  examples are s35-s40, identities the network never saw. The picture projects the gallery
+  and both inputs on the gallery's two principal axes (PCA), so its distances are approximate.
+- ``lenetpp.mnist_center``: LeNets++ with center loss (Wen et al., "A Discriminative
+  Feature Learning Approach for Deep Face Recognition", ECCV 2016), whose embedding is 2-D:
+  the picture is the embedding space itself, with 500 MNIST test digits, both inputs and
+  the threshold as a circle around the first.
+
+    python -m demos.verify
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle
+
+from demos.common import (EXAMPLES, ImageInput, available, get_model, get_submodel, launch,
+                          load_image, model_input)
+from zoo.metric import default_threshold, embedding_model
+
+MODELS: dict[str, str] = {
+    "siamese_net.att_faces": "Faces: Siamese network, AT&T faces (128-d)",
+    "lenetpp.mnist_center": "Digits: LeNets++ with center loss, MNIST (2-D)",
+}
+FACES = sorted((EXAMPLES / "faces").glob("*.png"))
+WORDS = {"siamese_net.att_faces": ("Same person", "Different people"),
+         "lenetpp.mnist_center": ("Same digit", "Different digits")}
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(title, key) for key, title in MODELS.items() if available(key)]
+
+
+@functools.cache
+def _embedder(key: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The compiled forward pass of ``key``'s embedding (the model, or cut at "embedding")."""
+    loaded = get_model(key)
+    net = embedding_model(loaded.model)
+    if net is loaded.model:
+        return loaded.predict
+    return get_submodel(key, net.layers[-1].name)[1]
+
+
+def _embed(key: str, images: list[np.ndarray], what: str = "image") -> np.ndarray:
+    loaded = get_model(key)
+    x = np.concatenate([model_input(loaded, image, what) for image in images])
+    out = []
+    for start in range(0, len(x), 64):
+        out.append(np.asarray(_embedder(key)(x[start:start + 64]), np.float64))
+    return np.concatenate(out)
+
+
+@functools.cache
+def _gallery(key: str) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Embedded example images, their labels, and a 2-D projection (mean, axes)."""
+    if key == "lenetpp.mnist_center":
+        data = np.load(EXAMPLES / "mnist_gallery.npz")
+        images, labels = list(data["images"]), [str(v) for v in data["labels"]]
+    else:
+        images = [load_image(path, "L") for path in FACES]
+        labels = [path.stem.split("_")[0] for path in FACES]
+    emb = _embed(key, images)
+    mean = emb.mean(axis=0)
+    if emb.shape[1] == 2:
+        return emb, labels, np.zeros(2), np.eye(2)
+    _, _, vt = np.linalg.svd(emb - mean, full_matrices=False)
+    return emb, labels, mean, vt[:2].T
+
+
+def _picture(key: str, pair: np.ndarray, distance: float, threshold: float,
+             same: bool) -> np.ndarray:
+    emb, labels, mean, axes = _gallery(key)
+    points = (emb - mean) @ axes
+    a, b = (pair - mean) @ axes
+    fig = Figure(figsize=(5.6, 4.8), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    names = sorted(set(labels), key=lambda s: (len(s), s))
+    cmap = matplotlib.colormaps["tab10"]
+    for i, name in enumerate(names):
+        sel = np.array([label == name for label in labels])
+        ax.scatter(points[sel, 0], points[sel, 1], s=10 if len(labels) > 100 else 40,
+                   color=cmap(i % 10), alpha=0.6, label=name)
+    color = "tab:green" if same else "tab:red"
+    if emb.shape[1] == 2:
+        ax.add_patch(Circle(a, threshold, fill=False, ls=":", color="k",
+                            label="threshold around A"))
+    ax.plot([a[0], b[0]], [a[1], b[1]], "--", color=color, lw=2)
+    for point, text in ((a, "A"), (b, "B")):
+        ax.scatter(*point, marker="*", s=320, color=color, edgecolor="k", zorder=5)
+        ax.annotate(text, point, xytext=(6, 6), textcoords="offset points", fontsize=13,
+                    weight="bold")
+    ax.set_title(f"distance {distance:.3f} {'<=' if same else '>'} threshold {threshold:.3f}")
+    if emb.shape[1] == 2:
+        ax.set_xlabel("embedding 1")
+        ax.set_ylabel("embedding 2")
+        ax.set_aspect("equal", adjustable="datalim")
+    else:
+        ax.set_xlabel("principal axis 1 of the gallery")
+        ax.set_ylabel("principal axis 2")
+    ax.legend(fontsize=7, ncol=2 if len(names) > 6 else 1, loc="best", framealpha=0.7)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def verify(image_a: Any, image_b: Any, model_key: str = "siamese_net.att_faces"
+           ) -> tuple[str, str, np.ndarray]:
+    """Two images -> (verdict, details in Markdown, embedding-space picture).
+
+    The distance equals ``zoo.metric.verify(model, a, b).distance`` (same preparation),
+    computed with the compiled forward pass instead of ``model.predict``.
+
+    Raises:
+        gr.Error: a missing or bad image, or an unknown model.
+    """
+    if model_key not in MODELS:
+        raise gr.Error(f"Unknown model {model_key!r}. Choose one of: {', '.join(MODELS)}.",
+                       print_exception=False)
+    loaded = get_model(model_key)
+    channels = loaded.model.input_shape[-1]
+    mode = "L" if channels == 1 else "RGB"
+    first = load_image(image_a, mode, what="first image")
+    second = load_image(image_b, mode, what="second image")
+    pair = np.concatenate([_embed(model_key, [first], "first image"),
+                           _embed(model_key, [second], "second image")])
+    distance = float(np.linalg.norm(pair[0] - pair[1]))
+    threshold = default_threshold(loaded.model)
+    same = distance <= threshold
+    verdict = WORDS[model_key][0 if same else 1]
+    metrics = next(iter(loaded.spec.metrics.values()), {})
+    details = (f"**L2 distance {distance:.3f}**, threshold **{threshold:.3f}**: "
+               f"{'at most' if same else 'above'} the threshold, so *{verdict.lower()}*.\n\n"
+               f"The threshold balances false accepts and false rejects on validation pairs; "
+               f"on the test pairs it gives {metrics.get('balanced_acc', float('nan')):.1%} "
+               f"balanced accuracy (ROC AUC {metrics.get('roc_auc', float('nan')):.3f}). "
+               f"{loaded.spec.notes}")
+    return verdict, details, _picture(model_key, pair, distance, threshold, same)
+
+
+def build() -> gr.Blocks:
+    """The Verify tab."""
+    choices = model_choices()
+    with gr.Blocks(title="zoo: verify", analytics_enabled=False) as demo:
+        gr.Markdown("Two images in: are they the same identity? One network embeds both; "
+                    "the pair is *same* when the distance is at most the threshold stored "
+                    "with the weights. AT&T faces: Olivetti Research Laboratory (Samaria and "
+                    "Harter 1994), used with credit.")
+        model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
+                            elem_id="verify-model")
+        with gr.Row():
+            image_a = ImageInput(label="Image A", elem_id="verify-a", height=224)
+            image_b = ImageInput(label="Image B", elem_id="verify-b", height=224)
+        button = gr.Button("Compare", variant="primary", elem_id="verify-button")
+        with gr.Row():
+            with gr.Column():
+                verdict = gr.Label(label="Verdict", elem_id="verify-verdict")
+                details = gr.Markdown(label="Details", elem_id="verify-details")
+            picture = gr.Image(label="Embedding space", elem_id="verify-picture",
+                               format="png", interactive=False)
+        face = {p.stem: str(p) for p in FACES}
+        digit = {d: str(EXAMPLES / "digits" / f"digit_{d}.png") for d in (2, 3, 7, 9)}
+        offered = {key for _, key in choices}
+        examples = [[face["s35_1"], face["s35_2"], "siamese_net.att_faces"],
+                    [face["s36_1"], face["s37_1"], "siamese_net.att_faces"],
+                    [face["s39_2"], face["s39_3"], "siamese_net.att_faces"],
+                    [digit[3], digit[9], "lenetpp.mnist_center"],
+                    [digit[7], digit[7], "lenetpp.mnist_center"]]
+        gr.Examples([row for row in examples if row[2] in offered],
+                    inputs=[image_a, image_b, model],
+                    label="Examples (faces s35-s40 were never seen in training)")
+        button.click(verify, [image_a, image_b, model], [verdict, details, picture],
+                     api_name="verify")
+    return demo
+
+
+if __name__ == "__main__":
+    launch(build, description=__doc__.splitlines()[0], preload=list(MODELS))

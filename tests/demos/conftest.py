@@ -1,0 +1,75 @@
+"""Fixtures for the demo tests: bad uploads made on the fly, and the app served on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "demos" / "examples"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "browser: drives the app in Debian's chromium with Playwright (skipped, "
+        "with the reason, when either is missing)")
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    """Uploads a demo must refuse with a plain message: name -> file."""
+    root = tmp_path_factory.mktemp("bad")
+    text = root / "notes.png"                  # text with an image's name
+    text.write_text("these are not pixels\n")
+    tiny = root / "one_pixel.png"
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(tiny)
+    return {"not_an_image": text, "truncated": FIXTURES / "corrupt" / "truncated.png",
+            "one_pixel": tiny}
+
+
+@pytest.fixture(scope="session")
+def odd_files(tmp_path_factory) -> dict[str, Path]:
+    """Unusual but valid uploads a demo must answer: grey, RGBA, 16-bit, 8000x8000."""
+    root = tmp_path_factory.mktemp("odd")
+    photo = np.asarray(Image.open(EXAMPLES / "scenes" / "scene_1.png"))
+    files = {}
+    files["grey"] = root / "grey.png"
+    Image.fromarray(photo).convert("L").save(files["grey"])
+    files["rgba"] = root / "rgba.png"
+    rgba = np.concatenate([photo, np.full(photo.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+    rgba[:20, :20, 3] = 0                      # a transparent corner
+    Image.fromarray(rgba, "RGBA").save(files["rgba"])
+    files["sixteen_bit"] = root / "sixteen_bit.png"   # the shipped depth map: mm, I;16
+    files["sixteen_bit"].write_bytes((EXAMPLES / "scenes" / "scene_1_depth.png").read_bytes())
+    files["huge"] = root / "huge.png"          # 8000x8000: a scene scaled up, then stored
+    big = Image.fromarray(photo).resize((8000, 8000), Image.Resampling.NEAREST)
+    big.save(files["huge"], compress_level=1)
+    return files
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The whole app (every tab) served in this process on a free port, as `python -m demos`
+    serves it (same queue and launch settings)."""
+    from demos.app import build
+    from demos.common import LAUNCH_KWARGS
+
+    demo = build()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                quiet=True, **LAUNCH_KWARGS)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()

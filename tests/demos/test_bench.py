@@ -1,0 +1,55 @@
+"""demos.bench's statistics and report, and the command-line flags of the app (no server)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from demos import bench, common
+
+
+def test_summarize_percentiles_throughput_and_errors():
+    latencies = [i / 1000 for i in range(1, 101)]                # 1 ... 100 ms
+    result = bench.summarize(latencies, errors=2, wall_s=2.0)
+    assert result["requests"] == 102 and result["errors"] == 2
+    assert result["p50_ms"] == pytest.approx(np.percentile(np.arange(1, 101), 50))   # 50.5
+    assert result["p95_ms"] == pytest.approx(95.05) and result["p99_ms"] == pytest.approx(99.01)
+    assert result["req_per_s"] == pytest.approx(50.0)            # 100 answered in 2 s
+
+
+def test_summarize_with_every_request_failed():
+    result = bench.summarize([], errors=3, wall_s=1.0)
+    assert result["errors"] == 3 and math.isnan(result["p50_ms"]) and result["req_per_s"] == 0
+
+
+def test_report_table_lists_endpoints_and_skips():
+    results = {"lenet": {**bench.summarize([0.05, 0.07], 0, 1.0), "rss_mb": 900.0},
+               "depth": {"skipped": "warm-up failed: no weights"}}
+    table = bench.format_table(results, clients=2, requests=1, peak_rss=1000 * 2**20)
+    assert "| lenet | 2 | 0 | 60 |" in table and "skipped: warm-up failed" in table
+    assert "peak RSS: 1000 MB" in table
+
+
+def test_every_benchmarked_endpoint_uses_a_shipped_example():
+    for name, (api_name, make_args) in bench.ENDPOINTS.items():
+        assert api_name.startswith("/")
+        args = make_args()
+        files = [a for a in args if isinstance(a, dict) and "path" in a]
+        files += [a["composite"] for a in args if isinstance(a, dict) and "composite" in a]
+        assert files, name
+        assert all(bench.EXAMPLES in Path(f["path"]).parents
+                   for f in files)
+
+
+def test_command_line_defaults_and_flags(monkeypatch):
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    args = common.parse_args([], "x")
+    assert (args.host, args.port, args.share, args.preload) == ("127.0.0.1", 7860, False, False)
+    args = common.parse_args(["--host", "0.0.0.0", "--port", "8080", "--share"], "x")
+    assert (args.host, args.port, args.share) == ("0.0.0.0", 8080, True)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")          # what a Space sets
+    assert common.parse_args([], "x").host == "0.0.0.0"
