@@ -24,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -116,15 +117,20 @@ def _free_port() -> int:
 def start_server(port: int, timeout_s: float = 600.0) -> subprocess.Popen:
     """``python -m demos --preload`` on 127.0.0.1:``port``; returns once it answers."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # The server's log goes to a file: a pipe nobody reads fills up (64 KB of warnings) and
+    # then blocks the server in the middle of a request.
+    log = tempfile.NamedTemporaryFile("w+", prefix="zoo-demo-server-", suffix=".log",
+                                      delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "demos", "--host", "127.0.0.1",
                              "--port", str(port), "--preload"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc.log_path = log.name
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"The demo server exited with code {proc.returncode}:\n"
-                               f"{proc.stderr.read()[-3000:]}")
+                               f"{Path(proc.log_path).read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return proc
