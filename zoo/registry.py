@@ -94,7 +94,7 @@ def register(name: str, **metadata: Any) -> Callable[[Callable[..., Any]], Calla
     return decorator
 
 
-def _natural_key(name: str) -> list[Any]:
+def natural_key(name: str) -> list[Any]:
     """Sorts ``resnet18`` before ``resnet101`` (numbers compared as numbers)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
@@ -156,4 +156,4 @@ def list_models(task: str | None = None, pretrained: bool | None = None,
         if pretrained is not None and bool(weights.weight_tags(name)) != pretrained:
             continue
         names.append(name)
-    return sorted(names, key=_natural_key)
+    return sorted(names, key=natural_key)

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from training.data.pgm import read_pgm
+from zoo.registry import natural_key
 from training.data.sources import IMAGE_EXTENSIONS, CorruptImageError, decode_image_bytes
 
 #: ISBI 2012 membrane masks: pixel 0 = membrane (class 0), 255 = cell interior (class 1).
@@ -47,9 +47,9 @@ PET_CLASSES = ("pet", "background", "border")
 
 # === Files ===
 
-def _natural_key(path: Path) -> tuple:
-    """Sorts ``2.png`` before ``10.png``."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem))
+def _natural_key(path: Path) -> list:
+    """Sorts ``2.png`` before ``10.png`` (the registry's natural sort, on the stem)."""
+    return natural_key(path.stem)
 
 
 def _list_images(folder: Path) -> dict[str, Path]:
