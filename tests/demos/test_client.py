@@ -110,3 +110,27 @@ def test_an_8000_pixel_upload_is_downscaled_not_refused(client, odd_files):
     grid, caption = client.predict(handle_file(str(odd_files["huge"])), "Sobel magnitude", 2.0,
                                    "", api_name="/convolve")
     assert _not_blank(grid).shape[:2] == (512, 512)
+
+
+@pytest.mark.parametrize("api_name, args, picture", [
+    ("/segment", lambda: [ex("membrane/synthetic_em.png"), "unet.membrane"],
+     lambda answer: answer[0]["annotations"][0]["image"]),          # AnnotatedImage's mask
+    ("/convolve", lambda: [ex("scenes/scene_1.png"), "Gaussian blur", 2.0, ""],
+     lambda answer: answer[0]),                                     # gr.Image
+])
+def test_parallel_clients_asking_for_the_same_picture_all_get_it(app_url, api_name, args,
+                                                                  picture):
+    """Eight clients at once, the same example, so that every answer is the same output file:
+    once 3-4 % of such requests failed with "Too little data for declared Content-Length"
+    (Gradio rewrote the shared cache file while another response was sending it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(_):
+        own = Client(app_url, verbose=False)
+        return [own.predict(*args(), api_name=api_name) for _ in range(3)]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = [a for batch in pool.map(run, range(8)) for a in batch]
+    assert len(answers) == 24
+    pictures = [np.asarray(Image.open(picture(answer))) for answer in answers]
+    assert all(np.array_equal(p, pictures[0]) for p in pictures)

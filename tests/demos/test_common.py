@@ -172,3 +172,62 @@ def test_get_model_loads_once_and_compiled_predict_matches_predict():
 def test_unknown_or_missing_weights_give_a_plain_error():
     with pytest.raises(gr.Error, match="not on this machine"):
         common.get_model("resnet50.imagenet")
+
+
+# --- output images: written atomically into Gradio's cache -----------------------------------
+
+def test_gradio_writes_output_images_with_the_atomic_writer(tmp_path):
+    from gradio import processing_utils
+
+    assert processing_utils.save_pil_to_cache is common.atomic_save_pil_to_cache
+    picture = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    data = gr.Image(format="png").postprocess(picture)
+    assert np.array_equal(np.asarray(Image.open(data.path)), picture)
+    # the same bytes again: the same file, reused; no staging file left behind
+    again = common.atomic_save_pil_to_cache(Image.fromarray(picture), str(tmp_path), format="png")
+    assert common.atomic_save_pil_to_cache(Image.fromarray(picture), str(tmp_path),
+                                           format="png") == again
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["image.png"]
+
+
+def _short_reads(save, cache_dir, rounds: int = 60) -> int:
+    """Four threads delete and save one picture ``rounds`` times each while a reader keeps
+    reading the file: how often the reader got fewer bytes than the complete file (what the
+    browser or gradio_client got as "Too little data for declared Content-Length"). Gradio's
+    own writer gives thousands of short reads here."""
+    import threading
+    from pathlib import Path
+
+    rng = np.random.default_rng(1)
+    picture = Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8))
+    path = Path(save(picture, cache_dir, format="png"))
+    size = path.stat().st_size
+    done, short = threading.Event(), []
+
+    def writer():
+        for _ in range(rounds):
+            path.unlink(missing_ok=True)    # so that every round writes the file anew
+            save(picture, cache_dir, format="png")
+
+    def reader():
+        while not done.is_set():
+            try:
+                if len(path.read_bytes()) != size:
+                    short.append(1)
+            except FileNotFoundError:     # between an unlink and the next write: no file,
+                pass                      # which Gradio answers with 404, not a short file
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    watcher.join()
+    return len(short)
+
+
+def test_concurrent_saves_of_one_picture_never_expose_a_partial_file(tmp_path):
+    assert _short_reads(common.atomic_save_pil_to_cache, str(tmp_path)) == 0
