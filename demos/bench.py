@@ -1,14 +1,30 @@
-"""Load benchmark of the demo app: K parallel ``gradio_client`` clients x N requests per tab.
+"""Load benchmark of the demo app: K parallel clients x N requests per tab.
 
 Starts ``python -m demos --preload`` on 127.0.0.1 (or uses ``--url``), sends one warm-up
 request per endpoint (loading and compiling its model: not timed), then lets ``--clients``
-threads, each with its own `gradio_client.Client`, send ``--requests`` requests each, one
-after another, with the shipped example images. Latency is what a client sees: upload,
-queue, inference and the result's download. Prints per endpoint p50 / p95 / p99 latency,
-throughput and errors, and the server's resident memory (RSS, with its child processes),
-sampled every 0.2 s.
+threads, each with its own client, send ``--requests`` requests each, one after another,
+with the shipped example images. Latency is what a client sees: upload, queue, inference
+and the result's download. Prints per endpoint p50 / p95 / p99 latency, throughput and
+errors, and the server's resident memory (RSS, with its child processes), sampled every
+0.2 s.
+
+Two clients (``--client``):
+
+- ``gradio_client`` (default): `gradio_client.Client`, as a Python user calls a Space. Its
+  SSE reader polls for messages every 50 ms (``time.sleep(0.05)`` in
+  ``gradio_client.utils.stream_sse_v1plus``), so its latencies come in steps of ~50 ms
+  whatever the server does.
+- ``http``: plain HTTP with httpx on Gradio's documented REST API, the way a browser
+  talks to the app without the polling: upload (``/gradio_api/upload``), call
+  (``POST /gradio_api/call/<api>``), the result's event stream
+  (``GET /gradio_api/call/<api>/<event_id>``), then a download of every output file.
+
+Every run also times a reference: a no-op Gradio endpoint (image upload in, label out,
+same queue and launch settings) served from this process, with the same client. Its p50 is
+the floor of the request path; the ``x floor`` column is each endpoint's p50 over it.
 
     python -m demos.bench                                  # 8 clients x 50 requests
+    python -m demos.bench --clients 1 --client http
     python -m demos.bench --clients 2 --requests 5 --endpoints lenet cifar_resnet
     python -m demos.bench --json docs/demos/bench.json
 
@@ -60,6 +76,105 @@ ENDPOINTS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
     "convolve": ("/convolve", lambda: [_file("scenes/scene_1.png"), "Gaussian blur", 2.0,
                                        "0 -1 0\n-1 5 -1\n0 -1 0"]),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Clients
+# ---------------------------------------------------------------------------------------------
+
+def _is_file(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData"
+
+
+def _walk(value: Any, fn: Callable[[dict], Any]) -> Any:
+    """``value`` with every file dict replaced by ``fn(file)`` (nested lists and dicts)."""
+    if _is_file(value):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, fn) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_walk(v, fn) for v in value]
+    return value
+
+
+class HttpClient:
+    """Gradio's REST API over httpx, with `gradio_client.Client.predict`'s call signature.
+
+    ``predict`` uploads the input files, queues the call, reads the event stream until the
+    result (or error) arrives, and downloads every output file, as the browser displays it.
+    One HTTP/1.1 connection pool per client. Raises RuntimeError on an error event.
+    """
+
+    def __init__(self, url: str, timeout_s: float = 300.0):
+        import httpx
+
+        self.base = url.rstrip("/") + "/gradio_api"
+        self.http = httpx.Client(timeout=timeout_s)
+
+    def _upload(self, file: dict) -> dict:
+        path = Path(file["path"])
+        with path.open("rb") as handle:
+            reply = self.http.post(f"{self.base}/upload",
+                                   files=[("files", (path.name, handle))])
+        reply.raise_for_status()
+        return {"path": reply.json()[0], "orig_name": path.name,
+                "meta": {"_type": "gradio.FileData"}}
+
+    def _download(self, file: dict) -> dict:
+        url = file.get("url") or f"{self.base}/file={file['path']}"
+        reply = self.http.get(url)
+        reply.raise_for_status()
+        return {**file, "bytes": len(reply.content)}
+
+    def predict(self, *args: Any, api_name: str) -> Any:
+        data = _walk(list(args), self._upload)
+        api = api_name.strip("/")
+        reply = self.http.post(f"{self.base}/call/{api}", json={"data": data})
+        reply.raise_for_status()
+        event_id = reply.json()["event_id"]
+        event = None
+        with self.http.stream("GET", f"{self.base}/call/{api}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.partition(":")[2].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    payload = json.loads(line.partition(":")[2])
+                    if event == "error":
+                        raise RuntimeError(f"{api_name} answered an error: {payload}")
+                    return _walk(payload, self._download)
+        raise RuntimeError(f"{api_name}: the event stream ended without a result")
+
+
+def make_client(kind: str, url: str) -> Any:
+    """A ``gradio_client`` or ``http`` client of the app at ``url``."""
+    if kind == "http":
+        return HttpClient(url)
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference: a no-op endpoint behind the same request path
+# ---------------------------------------------------------------------------------------------
+
+FLOOR = ("/noop", lambda: [_file("digits/digit_3.png")])
+
+
+def start_floor_server(port: int) -> Any:
+    """A Gradio app with one endpoint that does nothing: an upload in (`ImageInput`, as the
+    tabs), a constant label out, with the app's queue and launch settings. Its latency is
+    Gradio's and the client's share of every endpoint's."""
+    import gradio as gr
+
+    from demos.common import LAUNCH_KWARGS, ImageInput, configure
+
+    with gr.Blocks(analytics_enabled=False) as floor:
+        image, label = ImageInput(), gr.Label()
+        gr.Button().click(lambda path: {"nothing": 1.0}, image, label, api_name="noop")
+    configure(floor).launch(server_name="127.0.0.1", server_port=port,
+                            prevent_thread_lock=True, quiet=True, **LAUNCH_KWARGS)
+    return floor
 
 
 def summarize(latencies_s: Sequence[float], errors: int, wall_s: float) -> dict[str, float]:
@@ -141,16 +256,14 @@ def start_server(port: int, timeout_s: float = 600.0) -> subprocess.Popen:
 
 
 def bench_endpoint(url: str, api_name: str, make_args: Callable[[], list[Any]],
-                   clients: int, requests: int) -> dict[str, Any]:
+                   clients: int, requests: int, client: str = "gradio_client") -> dict[str, Any]:
     """One warm-up request, then ``clients`` threads x ``requests`` sequential requests."""
-    from gradio_client import Client
-
-    first = Client(url, verbose=False)
+    first = make_client(client, url)
     try:
         first.predict(*make_args(), api_name=api_name)
     except Exception as err:  # noqa: BLE001 - reported, not raised: the endpoint is skipped
         return {"skipped": f"warm-up failed: {str(err).splitlines()[0][:200]}"}
-    pool = [first] + [Client(url, verbose=False) for _ in range(clients - 1)]
+    pool = [first] + [make_client(client, url) for _ in range(clients - 1)]
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -178,19 +291,23 @@ def bench_endpoint(url: str, api_name: str, make_args: Callable[[], list[Any]],
 
 
 def format_table(results: dict[str, dict[str, Any]], clients: int, requests: int,
-                 peak_rss: int) -> str:
-    """The report as a Markdown table."""
-    lines = [f"{clients} parallel clients x {requests} requests per endpoint "
-             f"(latency as the client sees it)", "",
-             "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | req/s | RSS after |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                 peak_rss: int, client: str = "gradio_client") -> str:
+    """The report as a Markdown table; ``results["floor"]``, when there, is the reference."""
+    floor = results.get("floor", {}).get("p50_ms")
+    lines = [f"{clients} parallel {client} clients x {requests} requests per endpoint "
+             f"(latency as the client sees it; x floor = p50 / the no-op endpoint's p50)", "",
+             "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | x floor | req/s "
+             "| RSS after |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         if "skipped" in r:
-            lines.append(f"| {name} | - | - | - | - | - | - | skipped: {r['skipped']} |")
+            lines.append(f"| {name} | - | - | - | - | - | - | - | skipped: {r['skipped']} |")
             continue
+        ratio = f"{r['p50_ms'] / floor:.2f}" if floor else "-"
+        rss = f"{r['rss_mb']:.0f} MB" if "rss_mb" in r else "-"
         lines.append(f"| {name} | {r['requests']} | {r['errors']} | {r['p50_ms']:.0f} | "
-                     f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['req_per_s']:.1f} | "
-                     f"{r.get('rss_mb', 0):.0f} MB |")
+                     f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {ratio} | "
+                     f"{r['req_per_s']:.1f} | {rss} |")
     lines += ["", f"Server peak RSS: {peak_rss / 2**20:.0f} MB"]
     return "\n".join(lines)
 
@@ -199,8 +316,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8, help="parallel clients (K)")
     parser.add_argument("--requests", type=int, default=50, help="requests per client (N)")
+    parser.add_argument("--client", choices=["gradio_client", "http"], default="gradio_client",
+                        help="gradio_client.Client, or plain HTTP on Gradio's REST API")
     parser.add_argument("--endpoints", nargs="+", choices=list(ENDPOINTS),
                         default=list(ENDPOINTS))
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the no-op reference endpoint")
     parser.add_argument("--url", help="benchmark a running app instead of starting one")
     parser.add_argument("--pid", type=int, help="with --url: the server's process id (RSS)")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -218,12 +339,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         url, pid = f"http://127.0.0.1:{port}/", server.pid
     results: dict[str, dict[str, Any]] = {}
     try:
+        if not args.no_floor:
+            # the reference first, while the app's server is idle; served from this process
+            print(f"floor (no-op endpoint): {args.clients} x {args.requests} ...", flush=True)
+            floor_port = _free_port()
+            floor = start_floor_server(floor_port)
+            try:
+                results["floor"] = bench_endpoint(f"http://127.0.0.1:{floor_port}/", *FLOOR,
+                                                  args.clients, args.requests, args.client)
+            finally:
+                floor.close()
         with RssSampler(pid) as rss:
             for name in args.endpoints:
                 api_name, make_args = ENDPOINTS[name]
                 print(f"{name}: {args.clients} x {args.requests} ...", flush=True)
                 results[name] = bench_endpoint(url, api_name, make_args, args.clients,
-                                               args.requests)
+                                               args.requests, args.client)
                 results[name]["rss_mb"] = rss.now() / 2**20
             peak = max(rss.peak, rss.now())
     finally:
@@ -233,9 +364,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-    print(format_table(results, args.clients, args.requests, peak))
-    report = {"clients": args.clients, "requests": args.requests, "url": url,
-              "cpu_count": os.cpu_count(), "peak_rss_mb": peak / 2**20, "endpoints": results}
+    print(format_table(results, args.clients, args.requests, peak, args.client))
+    report = {"clients": args.clients, "requests": args.requests, "client": args.client,
+              "url": url, "cpu_count": os.cpu_count(), "peak_rss_mb": peak / 2**20,
+              "endpoints": results}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

@@ -25,11 +25,15 @@ def test_summarize_with_every_request_failed():
     assert result["errors"] == 3 and math.isnan(result["p50_ms"]) and result["req_per_s"] == 0
 
 
-def test_report_table_lists_endpoints_and_skips():
-    results = {"lenet": {**bench.summarize([0.05, 0.07], 0, 1.0), "rss_mb": 900.0},
+def test_report_table_lists_endpoints_ratios_to_the_floor_and_skips():
+    results = {"floor": bench.summarize([0.02, 0.04], 0, 1.0),          # p50 30 ms
+               "lenet": {**bench.summarize([0.05, 0.07], 0, 1.0), "rss_mb": 900.0},
                "depth": {"skipped": "warm-up failed: no weights"}}
-    table = bench.format_table(results, clients=2, requests=1, peak_rss=1000 * 2**20)
-    assert "| lenet | 2 | 0 | 60 |" in table and "skipped: warm-up failed" in table
+    table = bench.format_table(results, clients=2, requests=1, peak_rss=1000 * 2**20,
+                               client="http")
+    assert "| floor | 2 | 0 | 30 | 39 | 40 | 1.00 |" in table
+    assert "| lenet | 2 | 0 | 60 | 69 | 70 | 2.00 | 2.0 | 900 MB |" in table
+    assert "skipped: warm-up failed" in table and "2 parallel http clients" in table
     assert "peak RSS: 1000 MB" in table
 
 
@@ -53,3 +57,18 @@ def test_command_line_defaults_and_flags(monkeypatch):
     assert (args.host, args.port, args.share) == ("0.0.0.0", 8080, True)
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")          # what a Space sets
     assert common.parse_args([], "x").host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("kind", ["gradio_client", "http"])
+def test_both_clients_time_the_floor_endpoint(kind):
+    """The reference server answers each client; plain HTTP downloads no file for a label."""
+    port = bench._free_port()
+    floor = bench.start_floor_server(port)
+    try:
+        result = bench.bench_endpoint(f"http://127.0.0.1:{port}/", *bench.FLOOR, clients=2,
+                                      requests=3, client=kind)
+    finally:
+        floor.close()
+    assert result["requests"] == 6 and result["errors"] == 0, result
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+

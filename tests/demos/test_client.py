@@ -134,3 +134,20 @@ def test_parallel_clients_asking_for_the_same_picture_all_get_it(app_url, api_na
     assert len(answers) == 24
     pictures = [np.asarray(Image.open(picture(answer))) for answer in answers]
     assert all(np.array_equal(p, pictures[0]) for p in pictures)
+
+
+def test_the_bench_http_client_gets_results_files_and_errors(app_url, bad_files):
+    """demos.bench's plain-HTTP client (Gradio's REST API): a label, a downloaded output
+    image, and an error event turned into an exception with Gradio's message."""
+    from demos.bench import HttpClient
+
+    http = HttpClient(app_url)
+    top = http.predict(ex("cifar10/ship.jpg"), "resnet20_cifar.cifar10",
+                       api_name="/classify_image")
+    assert top[0]["label"] == "ship"
+    grid, caption = http.predict(ex("scenes/scene_1.png"), "Sobel magnitude", 2.0, "",
+                                 api_name="/convolve")
+    assert grid["bytes"] > 1000 and "Sobel" in caption
+    with pytest.raises(RuntimeError, match="not an image this demo can read"):
+        http.predict(handle_file(str(bad_files["not_an_image"])), "resnet20_cifar.cifar10",
+                     api_name="/classify_image")
