@@ -161,20 +161,25 @@ def make_client(kind: str, url: str) -> Any:
 FLOOR = ("/noop", lambda: [_file("digits/digit_3.png")])
 
 
-def start_floor_server(port: int) -> Any:
+def build_floor() -> Any:
     """A Gradio app with one endpoint that does nothing: an upload in (`ImageInput`, as the
-    tabs), a constant label out, with the app's queue and launch settings. Its latency is
-    Gradio's and the client's share of every endpoint's."""
+    tabs), a constant label out. Served with the app's queue and launch settings, its latency
+    is Gradio's and the client's share of every endpoint's."""
     import gradio as gr
 
-    from demos.common import LAUNCH_KWARGS, ImageInput, configure
+    from demos.common import ImageInput
 
     with gr.Blocks(analytics_enabled=False) as floor:
         image, label = ImageInput(), gr.Label()
         gr.Button().click(lambda path: {"nothing": 1.0}, image, label, api_name="noop")
-    configure(floor).launch(server_name="127.0.0.1", server_port=port,
-                            prevent_thread_lock=True, quiet=True, **LAUNCH_KWARGS)
     return floor
+
+
+def start_floor_server(port: int) -> Any:
+    """`build_floor` served in a process of its own, as the app is (``python -m
+    demos.bench --serve-floor``): the clients' threads in this process must not share a
+    GIL with the server they time."""
+    return start_server(port, timeout_s=120, module=("demos.bench", "--serve-floor"))
 
 
 def summarize(latencies_s: Sequence[float], errors: int, wall_s: float) -> dict[str, float]:
@@ -229,15 +234,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, timeout_s: float = 600.0) -> subprocess.Popen:
-    """``python -m demos --preload`` on 127.0.0.1:``port``; returns once it answers."""
+def start_server(port: int, timeout_s: float = 600.0,
+                 module: Sequence[str] = ("demos", "--preload")) -> subprocess.Popen:
+    """``python -m demos --preload`` (or ``python -m <module>``) on 127.0.0.1:``port``, in
+    its own process; returns once it answers."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2"}
     # The server's log goes to a file: a pipe nobody reads fills up (64 KB of warnings) and
     # then blocks the server in the middle of a request.
     log = tempfile.NamedTemporaryFile("w+", prefix="zoo-demo-server-", suffix=".log",
                                       delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "demos", "--host", "127.0.0.1",
-                             "--port", str(port), "--preload"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", *module, "--host", "127.0.0.1",
+                             "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     proc.log_path = log.name
     url = f"http://127.0.0.1:{port}/"
@@ -253,6 +260,19 @@ def start_server(port: int, timeout_s: float = 600.0) -> subprocess.Popen:
             time.sleep(0.5)
     proc.terminate()
     raise RuntimeError(f"The demo server did not answer on {url} within {timeout_s:.0f} s.")
+
+
+def stop_server(proc: subprocess.Popen, keep_log: bool = False) -> None:
+    """Stops a `start_server` process; its log is deleted unless ``keep_log`` (then printed)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if keep_log:
+        print(f"server log: {proc.log_path}")
+    else:
+        Path(proc.log_path).unlink(missing_ok=True)
 
 
 def bench_endpoint(url: str, api_name: str, make_args: Callable[[], list[Any]],
@@ -325,7 +345,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--url", help="benchmark a running app instead of starting one")
     parser.add_argument("--pid", type=int, help="with --url: the server's process id (RSS)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--serve-floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=7861, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_floor:           # the reference server's own process (start_floor_server)
+        from demos.common import LAUNCH_KWARGS, configure
+
+        configure(build_floor()).launch(server_name=args.host, server_port=args.port,
+                                        quiet=True, **LAUNCH_KWARGS)
+        return {}
     if args.clients < 1 or args.requests < 1:
         parser.error("--clients and --requests must be at least 1")
 
@@ -348,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 results["floor"] = bench_endpoint(f"http://127.0.0.1:{floor_port}/", *FLOOR,
                                                   args.clients, args.requests, args.client)
             finally:
-                floor.close()
+                stop_server(floor)
         with RssSampler(pid) as rss:
             for name in args.endpoints:
                 api_name, make_args = ENDPOINTS[name]
@@ -358,12 +387,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 results[name]["rss_mb"] = rss.now() / 2**20
             peak = max(rss.peak, rss.now())
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if server is not None:   # the log stays for a look when a request failed
+            stop_server(server, keep_log=any(r.get("errors") for r in results.values()))
     print(format_table(results, args.clients, args.requests, peak, args.client))
     report = {"clients": args.clients, "requests": args.requests, "client": args.client,
               "url": url, "cpu_count": os.cpu_count(), "peak_rss_mb": peak / 2**20,

@@ -68,7 +68,7 @@ def test_both_clients_time_the_floor_endpoint(kind):
         result = bench.bench_endpoint(f"http://127.0.0.1:{port}/", *bench.FLOOR, clients=2,
                                       requests=3, client=kind)
     finally:
-        floor.close()
+        bench.stop_server(floor)
     assert result["requests"] == 6 and result["errors"] == 0, result
     assert 0 < result["p50_ms"] <= result["p99_ms"]
 
