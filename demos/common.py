@@ -53,6 +53,11 @@ MIN_SIDE = 8                    # smaller images carry too little to predict fro
 MAX_FILE_SIZE = "64mb"          # Gradio refuses bigger uploads before they reach a function
 CONCURRENCY = int(os.environ.get("ZOO_DEMO_CONCURRENCY", "2"))   # events run at once
 QUEUE_SIZE = int(os.environ.get("ZOO_DEMO_QUEUE", "64"))         # events waiting at most
+# Gradio keeps ~165 KB of per-session state for this app (a copy of every component's
+# config); its default of 10,000 sessions would let a busy Space grow by ~1.6 GB. Plain
+# REST calls open a session each, so `python -m demos.bench --client http` grew the server
+# by ~65 MB per 400 requests until this cap.
+SESSIONS = int(os.environ.get("ZOO_DEMO_SESSIONS", "1000"))      # sessions kept in memory
 READABLE = "PNG, JPEG, WebP, BMP, GIF, TIFF or PGM"
 
 # The front page's licence notes, shown under each tab that uses such weights.
@@ -499,6 +504,7 @@ def configure(demo: gr.Blocks) -> gr.Blocks:
 
 LAUNCH_KWARGS: dict[str, Any] = {
     "show_error": True,             # a plain message for any failure, not only gr.Error
+    "state_session_capacity": SESSIONS,   # the oldest sessions beyond it are dropped
     "max_file_size": MAX_FILE_SIZE,
     "allowed_paths": [str(EXAMPLES)],
 }

@@ -72,3 +72,21 @@ def test_both_clients_time_the_floor_endpoint(kind):
     assert result["requests"] == 6 and result["errors"] == 0, result
     assert 0 < result["p50_ms"] <= result["p99_ms"]
 
+
+
+def test_the_session_cap_bounds_the_state_kept_for_rest_calls():
+    """Each REST call is a session of its own; Gradio keeps each session's state (~165 KB
+    for the whole app) up to ``state_session_capacity``, which the app's launch sets
+    (`common.SESSIONS`): without it the server grew with every request."""
+    assert common.LAUNCH_KWARGS["state_session_capacity"] == common.SESSIONS
+    floor = common.configure(bench.build_floor())
+    port = bench._free_port()
+    floor.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                 quiet=True, **{**common.LAUNCH_KWARGS, "state_session_capacity": 3})
+    try:
+        client = bench.HttpClient(f"http://127.0.0.1:{port}/")
+        for _ in range(8):
+            client.predict(*bench.FLOOR[1](), api_name=bench.FLOOR[0])
+        assert 0 < len(floor.state_holder.session_data) <= 3
+    finally:
+        floor.close()
