@@ -147,23 +147,28 @@ def test_verify_two_faces(page, tmp_path):
     screenshot(page, tmp_path, "verify")
 
 
+def run_example(page, tab: str, slug: str, example: Path, text_id: str,
+                text: str) -> np.ndarray:
+    """Opens ``tab``, uploads ``example`` into ``#<slug>-image``, presses ``#<slug>-button``,
+    waits for ``text`` in ``#<text_id>``; returns the picture in ``#<slug>-output``."""
+    open_tab(page, tab)
+    upload(page, f"{slug}-image", example)
+    page.locator(f"#{slug}-button").click()
+    expect_text(page, text_id, text)
+    return shown_image(page, f"{slug}-output")
+
+
 @needs("unet.membrane")
 def test_segment_the_synthetic_em_picture(page, tmp_path):
-    open_tab(page, "Segment")
-    upload(page, "segment-image", EXAMPLES / "membrane" / "synthetic_em.png")
-    page.locator("#segment-button").click()
-    expect_text(page, "segment-areas", "membrane")
-    shown_image(page, "segment-output")
+    run_example(page, "Segment", "segment", EXAMPLES / "membrane" / "synthetic_em.png",
+                "segment-areas", "membrane")
     screenshot(page, tmp_path, "segment")
 
 
 @needs("eigen_depth.scenes")
 def test_depth_of_a_rendered_room(page, tmp_path):
-    open_tab(page, "Depth")
-    upload(page, "depth-image", EXAMPLES / "scenes" / "scene_1.png")
-    page.locator("#depth-button").click()
-    expect_text(page, "depth-summary", "nearest")
-    pixels = shown_image(page, "depth-output")
+    pixels = run_example(page, "Depth", "depth", EXAMPLES / "scenes" / "scene_1.png",
+                         "depth-summary", "nearest")
     assert pixels.shape[1] > 2 * pixels.shape[0]                   # photo | depth | bar
     screenshot(page, tmp_path, "depth")
 
