@@ -320,6 +320,14 @@ def available(key: str) -> bool:
     return spec is not None and weights_cached(spec)
 
 
+def _not_retracing_warning(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's "N out of the last M calls to <function> triggered tf.function
+    retracing" warning. TensorFlow counts traces of all functions together, and here every
+    model (and every cut for Look inside) has a function of its own, traced on its first
+    request: expected, yet the warning tells a user to fix a loop they do not have."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 def compiled_predict(model: keras.Model) -> Callable[[np.ndarray], Any]:
     """``model(x, training=False)`` compiled once for the backend; returns NumPy.
 
@@ -333,6 +341,8 @@ def compiled_predict(model: keras.Model) -> Callable[[np.ndarray], Any]:
     if backend == "tensorflow":
         import tensorflow as tf
 
+        if _not_retracing_warning not in tf.get_logger().filters:
+            tf.get_logger().addFilter(_not_retracing_warning)
         fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         return lambda x: to_numpy(fn(np.asarray(x, np.float32)))
     if backend == "jax":

@@ -231,3 +231,13 @@ def _short_reads(save, cache_dir, rounds: int = 60) -> int:
 
 def test_concurrent_saves_of_one_picture_never_expose_a_partial_file(tmp_path):
     assert _short_reads(common.atomic_save_pil_to_cache, str(tmp_path)) == 0
+
+
+@pytest.mark.skipif(common.keras.backend.backend() != "tensorflow", reason="TensorFlow only")
+def test_many_models_tracing_at_once_do_not_warn_about_retracing(caplog):
+    import keras
+
+    for units in range(1, 9):                # 8 models, each traced once on its first call
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+        common.compiled_predict(model)(np.zeros((1, 4)))
+    assert "retracing" not in caplog.text
