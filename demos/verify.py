@@ -19,6 +19,7 @@ stored with the weights (chosen on validation pairs when they were published). T
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -82,43 +83,125 @@ def _gallery(key: str) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     return emb, labels, mean, vt[:2].T
 
 
+class EmbeddingPlot:
+    """The embedding-space picture of one model: the gallery drawn once, the pair per request.
+
+    The gallery (its points, legend, ticks and labels) never changes, and drawing it is most
+    of a picture's ~100 ms of matplotlib, during which it holds the GIL. So it is drawn once
+    and kept as a pixel background (``copy_from_bbox``); each request restores it and draws
+    only the pair: two stars, the line between them, the threshold circle and the title
+    (matplotlib's "blitting"; the pair's artists are ``animated`` so that the background
+    leaves them out). A pair outside these axes gets a plot of its own whose axes take it
+    in (`_picture`). One lock per plot: requests share its figure.
+
+    Args:
+        key: a weight tag of `MODELS`.
+        pair: ``(2, D)`` embeddings that the axes must also take in (default: the gallery
+            only).
+    """
+
+    def __init__(self, key: str, pair: np.ndarray | None = None):
+        emb, labels, self.mean, self.axes = _gallery(key)
+        self.planar = emb.shape[1] == 2
+        points = (emb - self.mean) @ self.axes
+        self.fig = fig = Figure(figsize=(5.6, 4.8), dpi=100)
+        FigureCanvasAgg(fig)
+        # fixed margins, not layout="constrained": that solver measured every tick label
+        # on every draw
+        fig.subplots_adjust(left=0.13, right=0.97, bottom=0.11, top=0.93)
+        self.ax = ax = fig.add_subplot()
+        names = sorted(set(labels), key=lambda s: (len(s), s))
+        cmap = matplotlib.colormaps["tab10"]
+        for i, name in enumerate(names):
+            sel = np.array([label == name for label in labels])
+            ax.scatter(points[sel, 0], points[sel, 1], s=10 if len(labels) > 100 else 40,
+                       color=cmap(i % 10), alpha=0.6, label=name)
+        # the pair's artists: drawn by `draw` only
+        self.circle = None
+        if self.planar:
+            self.circle = Circle((0, 0), 1, fill=False, ls=":", color="k",
+                                 label="threshold around A", animated=True)
+            ax.add_patch(self.circle)
+        (self.line,) = ax.plot([], [], "--", lw=2, animated=True)
+        self.stars = ax.scatter([0, 0], [0, 0], marker="*", s=320, edgecolor="k", zorder=5,
+                                animated=True)
+        self.letters = [ax.annotate(text, (0, 0), xytext=(6, 6), textcoords="offset points",
+                                    fontsize=13, weight="bold", animated=True)
+                        for text in "AB"]
+        ax.title.set_animated(True)
+        if self.planar:
+            ax.set_xlabel("embedding 1")
+            ax.set_ylabel("embedding 2")
+        else:
+            ax.set_xlabel("principal axis 1 of the gallery")
+            ax.set_ylabel("principal axis 2")
+        ax.legend(fontsize=7, ncol=2 if len(names) > 6 else 1, loc="lower right",
+                  framealpha=0.7)
+        span = points if pair is None else np.vstack([points, self.project(pair)])
+        low, high = span.min(axis=0), span.max(axis=0)
+        centre, half = (low + high) / 2, 0.58 * (high - low) + 1e-6
+        if self.planar:   # equal scales on both axes, so that the threshold circle is round
+            box = ax.get_window_extent()
+            unit = max(half[0] / box.width, half[1] / box.height)
+            half = unit * np.array([box.width, box.height])
+        ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
+        ax.set_ylim(centre[1] - half[1], centre[1] + half[1])
+        fig.canvas.draw()                          # everything that is not animated
+        self.background = fig.canvas.copy_from_bbox(fig.bbox)
+        self.lock = threading.Lock()
+
+    def project(self, pair: np.ndarray) -> np.ndarray:
+        """``(2, D)`` embeddings -> their ``(2, 2)`` positions in the picture's plane."""
+        return (np.asarray(pair, np.float64) - self.mean) @ self.axes
+
+    def shows(self, pair: np.ndarray) -> bool:
+        """Whether both points of ``pair`` fall inside the axes (a star's width from the edge)."""
+        (x0, x1), (y0, y1) = self.ax.get_xlim(), self.ax.get_ylim()
+        mx, my = 0.03 * (x1 - x0), 0.03 * (y1 - y0)
+        xy = self.project(pair)
+        return bool(np.all((xy[:, 0] > x0 + mx) & (xy[:, 0] < x1 - mx)
+                           & (xy[:, 1] > y0 + my) & (xy[:, 1] < y1 - my)))
+
+    def draw(self, pair: np.ndarray, distance: float, threshold: float,
+             same: bool) -> np.ndarray:
+        """The gallery with ``pair`` on it, as a uint8 ``(H, W, 3)`` array."""
+        a, b = self.project(pair)
+        color = "tab:green" if same else "tab:red"
+        canvas, ax = self.fig.canvas, self.ax
+        with self.lock:
+            canvas.restore_region(self.background)
+            if self.circle is not None:
+                self.circle.set_center(a)
+                self.circle.set_radius(threshold)
+                ax.draw_artist(self.circle)
+            self.line.set_data([a[0], b[0]], [a[1], b[1]])
+            self.line.set_color(color)
+            ax.draw_artist(self.line)
+            self.stars.set_offsets([a, b])
+            self.stars.set_facecolor(color)
+            ax.draw_artist(self.stars)
+            for letter, point in zip(self.letters, (a, b)):
+                letter.xy = point
+                ax.draw_artist(letter)
+            ax.title.set_text(f"distance {distance:.3f} {'<=' if same else '>'} "
+                              f"threshold {threshold:.3f}")
+            self.fig.draw_artist(ax.title)
+            return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+@functools.cache
+def _plot(key: str) -> EmbeddingPlot:
+    return EmbeddingPlot(key)
+
+
 def _picture(key: str, pair: np.ndarray, distance: float, threshold: float,
              same: bool) -> np.ndarray:
-    emb, labels, mean, axes = _gallery(key)
-    points = (emb - mean) @ axes
-    a, b = (pair - mean) @ axes
-    # fixed margins, not layout="constrained": the layout solver was half of the picture's
-    # 250 ms (the tab's whole cost), measuring every tick label twice per request
-    fig = Figure(figsize=(5.6, 4.8), dpi=100)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.11, top=0.93)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    names = sorted(set(labels), key=lambda s: (len(s), s))
-    cmap = matplotlib.colormaps["tab10"]
-    for i, name in enumerate(names):
-        sel = np.array([label == name for label in labels])
-        ax.scatter(points[sel, 0], points[sel, 1], s=10 if len(labels) > 100 else 40,
-                   color=cmap(i % 10), alpha=0.6, label=name)
-    color = "tab:green" if same else "tab:red"
-    if emb.shape[1] == 2:
-        ax.add_patch(Circle(a, threshold, fill=False, ls=":", color="k",
-                            label="threshold around A"))
-    ax.plot([a[0], b[0]], [a[1], b[1]], "--", color=color, lw=2)
-    for point, text in ((a, "A"), (b, "B")):
-        ax.scatter(*point, marker="*", s=320, color=color, edgecolor="k", zorder=5)
-        ax.annotate(text, point, xytext=(6, 6), textcoords="offset points", fontsize=13,
-                    weight="bold")
-    ax.set_title(f"distance {distance:.3f} {'<=' if same else '>'} threshold {threshold:.3f}")
-    if emb.shape[1] == 2:
-        ax.set_xlabel("embedding 1")
-        ax.set_ylabel("embedding 2")
-        ax.set_aspect("equal", adjustable="datalim")
-    else:
-        ax.set_xlabel("principal axis 1 of the gallery")
-        ax.set_ylabel("principal axis 2")
-    ax.legend(fontsize=7, ncol=2 if len(names) > 6 else 1, loc="best", framealpha=0.7)
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    """The embedding-space picture: the shared plot, or one of its own for a pair outside
+    the gallery's axes (as slow as drawing everything: ~100 ms)."""
+    plot = _plot(key)
+    if not plot.shows(pair):
+        plot = EmbeddingPlot(key, pair)
+    return plot.draw(pair, distance, threshold, same)
 
 
 def verify(image_a: Any, image_b: Any, model_key: str = "siamese_net.att_faces"

@@ -104,6 +104,45 @@ def test_verify_decides_like_zoo_metric_verify(a, b, key, verdict):
     assert picture.ndim == 3 and picture.dtype == np.uint8 and picture.std() > 20
 
 
+def _colour_at(plot: verify.EmbeddingPlot, picture: np.ndarray, point) -> np.ndarray:
+    """The picture's RGB where ``plot`` draws the plane point ``point``."""
+    x, y = plot.ax.transData.transform(point)
+    return picture[int(round(picture.shape[0] - y)), int(round(x))].astype(int)
+
+
+def _rgb(name: str) -> np.ndarray:
+    from matplotlib.colors import to_rgb
+
+    return np.round(np.array(to_rgb(name)) * 255).astype(int)
+
+
+@pytest.mark.parametrize("key", ["siamese_net.att_faces", "lenetpp.mnist_center"])
+def test_embedding_plot_draws_each_pair_on_a_clean_gallery(key):
+    """The gallery is drawn once; a second pair leaves no trace of the first one (the
+    picture equals a fresh plot's) and its stars sit where the plane puts the points."""
+    emb = verify._gallery(key)[0]
+    plot = verify.EmbeddingPlot(key)
+    first, second = emb[[0, 1]], emb[[2, 5]]
+    assert plot.shows(first) and plot.shows(second)
+    plot.draw(first, 1.0, 0.5, same=False)
+    again = plot.draw(second, 0.2, 0.5, same=True)
+    assert np.array_equal(again, verify.EmbeddingPlot(key).draw(second, 0.2, 0.5, same=True))
+    for point in plot.project(second):
+        assert np.abs(_colour_at(plot, again, point) - _rgb("tab:green")).max() <= 2
+
+
+def test_a_pair_outside_the_gallery_gets_axes_that_take_it_in():
+    key = "siamese_net.att_faces"
+    shared = verify._plot(key)
+    far = shared.mean + shared.axes @ np.array([10.0, -10.0])   # (10, -10) in the plane
+    pair = np.stack([far, verify._gallery(key)[0][0]])
+    assert not shared.shows(pair)
+    own = verify.EmbeddingPlot(key, pair)
+    assert own.shows(pair)
+    picture = verify._picture(key, pair, 14.0, 0.7, same=False)
+    assert np.abs(_colour_at(own, picture, [10.0, -10.0]) - _rgb("tab:red")).max() <= 2
+
+
 # --- Segment ----------------------------------------------------------------------------------
 
 @needs("unet.membrane")
