@@ -21,8 +21,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demos.common import (EXAMPLES, ImageInput, available, get_model, launch, load_image,
-                          model_input, top_k)
+from demos.common import (EXAMPLES, ImageInput, check_model, get_model, launch, load_image,
+                          model_choices, model_input, top_k)
 
 # Weight tags this tab can serve, in menu order, with what to upload.
 MODELS: dict[str, str] = {
@@ -35,11 +35,6 @@ MODELS: dict[str, str] = {
 DIGIT_MODEL = "lenet5.mnist"
 TOP = 5
 SKETCH_SIZE = 280     # canvas pixels; a 20 px brush then draws MNIST-like strokes
-
-
-def model_choices() -> list[tuple[str, str]]:
-    """(menu text, tag) of the models whose weights are on this machine."""
-    return [(title, key) for key, title in MODELS.items() if available(key)]
 
 
 def _imagenet_names() -> list[str] | None:
@@ -113,9 +108,7 @@ def classify_image(image: Any, model_key: str = "resnet20_cifar.cifar10") -> dic
     Raises:
         gr.Error: a bad image, or a model that is not available here.
     """
-    if model_key not in MODELS:
-        raise gr.Error(f"Unknown model {model_key!r}. Choose one of: "
-                       f"{', '.join(k for _, k in model_choices())}.", print_exception=False)
+    check_model(model_key, MODELS, "classification")
     loaded = get_model(model_key)
     channels = loaded.model.input_shape[-1]
     picture = load_image(image, mode="L" if channels == 1 else "RGB")
@@ -125,7 +118,7 @@ def classify_image(image: Any, model_key: str = "resnet20_cifar.cifar10") -> dic
 
 def build() -> gr.Blocks:
     """The Classify tab: a sketchpad for digits and an upload for photos."""
-    choices = model_choices()
+    choices = model_choices(MODELS)
     with gr.Blocks(title="zoo: classify", analytics_enabled=False) as demo:
         gr.Markdown("Top-5 classes with their probabilities. LeNet-5 was trained on MNIST "
                     "(99.2 % test accuracy); ResNet-20 on CIFAR-10 (83.7 %, a short CPU "

@@ -30,7 +30,7 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -309,15 +309,33 @@ def weight_spec(key: str) -> zoo_weights.WeightSpec | None:
         return None
 
 
-def weights_cached(spec: zoo_weights.WeightSpec) -> bool:
-    """Whether ``spec``'s file is on this machine (bundled or cached): no download needed."""
-    return zoo_weights.is_cached(spec)
-
-
 def available(key: str) -> bool:
-    """A tag whose record exists and whose weights need no download."""
+    """A tag whose record exists and whose weights are on this machine (bundled or cached):
+    no download needed."""
     spec = weight_spec(key)
-    return spec is not None and weights_cached(spec)
+    return spec is not None and zoo_weights.is_cached(spec)
+
+
+def model_choices(models: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(menu text, weight tag)`` of the ``models`` whose weights are on this machine, in
+    order; a tab's ``MODELS`` maps a tag to its menu text, or to an object with a ``title``."""
+    return [(value if isinstance(value, str) else value.title, key)
+            for key, value in models.items() if available(key)]
+
+
+def check_model(key: str, models: Mapping[str, Any], task: str) -> None:
+    """Raises `gr.Error` unless ``key`` is one of a tab's ``models``.
+
+    The message lists the tags offered here, or says that no ``task`` weights are here.
+    (A known tag whose weights are missing is refused by `get_model`.)
+    """
+    if key in models:
+        return
+    offered = [tag for _, tag in model_choices(models)]
+    if not offered:
+        raise gr.Error(f"No {task} weights are on this machine.", print_exception=False)
+    raise gr.Error(f"Unknown model {key!r}. Choose one of: {', '.join(offered)}.",
+                   print_exception=False)
 
 
 def _not_retracing_warning(record: logging.LogRecord) -> bool:
@@ -413,7 +431,6 @@ def _submodel(key: str, output_layer: str) -> tuple[keras.Model, Callable]:
 
 def get_submodel(key: str, output_layer: str) -> tuple[keras.Model, Callable]:
     """``key``'s model cut at ``output_layer`` and its compiled forward pass (cached)."""
-    get_model(key)
     with _LOAD_LOCK:
         return _submodel(key, output_layer)
 

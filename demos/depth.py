@@ -18,8 +18,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demos.common import (EXAMPLES, ImageInput, available, center_crop, get_model, launch,
-                          load_image, model_input)
+from demos.common import (EXAMPLES, ImageInput, center_crop, check_model, get_model, launch,
+                          load_image, model_choices, model_input)
 from zoo.visualize import colorize_depth, depth_colorbar, depth_range, side_by_side
 
 MODELS: dict[str, str] = {
@@ -30,18 +30,10 @@ NOTE = ("Trained on procedurally rendered rooms (boxes and spheres on a checker 
         "real photos: expect sensible depth on the examples and rough guesses elsewhere.")
 
 
-def model_choices() -> list[tuple[str, str]]:
-    return [(title, key) for key, title in MODELS.items() if available(key)]
-
-
 def predict_depth(image: Any, model_key: str = "eigen_depth.scenes"
                   ) -> tuple[np.ndarray, np.ndarray]:
     """An image -> (the centre crop the model saw, uint8 RGB; depth in metres, (h, w))."""
-    if model_key not in MODELS:
-        if not model_choices():
-            raise gr.Error("No depth weights are on this machine.", print_exception=False)
-        raise gr.Error(f"Unknown model {model_key!r}. Choose one of: {', '.join(MODELS)}.",
-                       print_exception=False)
+    check_model(model_key, MODELS, "depth")
     loaded = get_model(model_key)
     height, width = loaded.model.input_shape[1:3]
     crop = center_crop(load_image(image, "RGB"), width / height)
@@ -75,7 +67,7 @@ def estimate_depth(image: Any, model_key: str = "eigen_depth.scenes") -> tuple[n
 
 def build() -> gr.Blocks:
     """The Depth tab."""
-    choices = model_choices()
+    choices = model_choices(MODELS)
     with gr.Blocks(title="zoo: depth", analytics_enabled=False) as demo:
         if not choices:
             gr.Markdown("No depth weights are on this machine yet.")

@@ -25,8 +25,8 @@ import keras
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from demos.common import (EXAMPLES, ImageInput, available, get_model, get_submodel, launch,
-                          load_image, model_input)
+from demos.common import (EXAMPLES, ImageInput, check_model, get_model, get_submodel, launch,
+                          load_image, model_choices, model_input)
 
 MODELS: dict[str, str] = {
     "lenet5.mnist": "LeNet-5 (MNIST)",
@@ -51,19 +51,13 @@ DEFAULT_CUSTOM = "0 -1 0\n-1 5 -1\n0 -1 0"     # sharpen
 PLAYGROUND_MAX_SIDE = 512
 
 
-def model_choices() -> list[tuple[str, str]]:
-    return [(title, key) for key, title in MODELS.items() if available(key)]
-
-
 # ---------------------------------------------------------------------------------------------
 # Feature maps
 # ---------------------------------------------------------------------------------------------
 
 def layer_names(model_key: str) -> list[str]:
     """The layers of ``model_key`` whose output is a stack of feature maps (rank 4)."""
-    if model_key not in MODELS:
-        raise gr.Error(f"Unknown model {model_key!r}. Choose one of: "
-                       f"{', '.join(k for _, k in model_choices())}.", print_exception=False)
+    check_model(model_key, MODELS, "model")
     model = get_model(model_key).model
     names = []
     for layer in model.layers:
@@ -254,7 +248,7 @@ def convolve(image: Any, kernel: str = "Gaussian blur", sigma: float = 2.0,
 
 def build() -> gr.Blocks:
     """The Look inside tab."""
-    choices = model_choices()
+    choices = model_choices(MODELS)
     with gr.Blocks(title="zoo: look inside", analytics_enabled=False) as demo:
         gr.Markdown("What a network computes on your image, layer by layer, and the "
                     "convolution that every Conv2D layer applies, by hand.")

@@ -20,8 +20,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from demos.common import (EXAMPLES, ISBI_NOTE, ImageInput, available, get_model, launch,
-                          load_image, model_input)
+from demos.common import (EXAMPLES, ISBI_NOTE, ImageInput, check_model, get_model, launch,
+                          load_image, model_choices, model_input)
 from zoo.visualize import class_areas
 
 
@@ -46,19 +46,10 @@ MODELS: dict[str, Segmenter] = {
 OPACITY = 0.6
 
 
-def model_choices() -> list[tuple[str, str]]:
-    return [(cfg.title, key) for key, cfg in MODELS.items() if available(key)]
-
-
 def predict_mask(image: Any, model_key: str = "unet.membrane") -> tuple[np.ndarray, np.ndarray,
                                                                         list[str]]:
     """An image -> (the image as shown, uint8 RGB; the class-id mask; the class names)."""
-    if model_key not in MODELS:
-        if not model_choices():
-            raise gr.Error("No segmentation weights are on this machine.",
-                           print_exception=False)
-        raise gr.Error(f"Unknown model {model_key!r}. Choose one of: {', '.join(MODELS)}.",
-                       print_exception=False)
+    check_model(model_key, MODELS, "segmentation")
     cfg = MODELS[model_key]
     loaded = get_model(model_key)
     channels = loaded.model.input_shape[-1]
@@ -96,7 +87,7 @@ def segment(image: Any, model_key: str = "unet.membrane"
 
 def build() -> gr.Blocks:
     """The Segment tab."""
-    choices = model_choices()
+    choices = model_choices(MODELS)
     colors: dict[str, str] = {}
     for cfg in MODELS.values():
         colors.update(cfg.colors)

@@ -30,8 +30,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from demos.common import (EXAMPLES, ImageInput, available, get_model, get_submodel, launch,
-                          load_image, model_input)
+from demos.common import (EXAMPLES, ImageInput, check_model, get_model, get_submodel, launch,
+                          load_image, model_choices, model_input)
 from zoo.metric import default_threshold, embedding_model
 
 MODELS: dict[str, str] = {
@@ -41,10 +41,6 @@ MODELS: dict[str, str] = {
 FACES = sorted((EXAMPLES / "faces").glob("*.png"))
 WORDS = {"siamese_net.att_faces": ("Same person", "Different people"),
          "lenetpp.mnist_center": ("Same digit", "Different digits")}
-
-
-def model_choices() -> list[tuple[str, str]]:
-    return [(title, key) for key, title in MODELS.items() if available(key)]
 
 
 @functools.cache
@@ -214,9 +210,7 @@ def verify(image_a: Any, image_b: Any, model_key: str = "siamese_net.att_faces"
     Raises:
         gr.Error: a missing or bad image, or an unknown model.
     """
-    if model_key not in MODELS:
-        raise gr.Error(f"Unknown model {model_key!r}. Choose one of: {', '.join(MODELS)}.",
-                       print_exception=False)
+    check_model(model_key, MODELS, "verification")
     loaded = get_model(model_key)
     channels = loaded.model.input_shape[-1]
     mode = "L" if channels == 1 else "RGB"
@@ -240,7 +234,7 @@ def verify(image_a: Any, image_b: Any, model_key: str = "siamese_net.att_faces"
 
 def build() -> gr.Blocks:
     """The Verify tab."""
-    choices = model_choices()
+    choices = model_choices(MODELS)
     with gr.Blocks(title="zoo: verify", analytics_enabled=False) as demo:
         gr.Markdown("Two images in: are they the same identity? One network embeds both; "
                     "the pair is *same* when the distance is at most the threshold stored "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -54,17 +53,12 @@ def odd_files(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url():
     """The whole app (every tab) served in this process on a free port, as `python -m demos`
     serves it (same queue and launch settings)."""
     from demos.app import build
+    from demos.bench import _free_port
     from demos.common import LAUNCH_KWARGS
 
     demo = build()

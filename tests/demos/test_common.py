@@ -241,3 +241,14 @@ def test_many_models_tracing_at_once_do_not_warn_about_retracing(caplog):
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
         common.compiled_predict(model)(np.zeros((1, 4)))
     assert "retracing" not in caplog.text
+
+
+def test_check_model_names_the_models_offered_here():
+    models = {"lenet5.mnist": "LeNet-5", "nope.none": "a tag without a record"}
+    common.check_model("lenet5.mnist", models, "digit")                  # known: no error
+    assert common.model_choices(models) == [("LeNet-5", "lenet5.mnist")]
+    with pytest.raises(gr.Error,
+                       match=r"Unknown model 'vgg16.x'\. Choose one of: lenet5.mnist\."):
+        common.check_model("vgg16.x", models, "digit")
+    with pytest.raises(gr.Error, match="No digit weights are on this machine"):
+        common.check_model("vgg16.x", {"nope.none": "a tag without a record"}, "digit")

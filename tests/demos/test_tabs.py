@@ -76,7 +76,7 @@ def test_classify_refuses_unknown_model():
 
 
 def test_imagenet_models_are_offered_only_when_cached():
-    offered = [key for _, key in classify.model_choices()]
+    offered = [key for _, key in common.model_choices(classify.MODELS)]
     assert offered == ["lenet5.mnist", "resnet20_cifar.cifar10"]   # the test cache is empty
 
 
