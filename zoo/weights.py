@@ -299,11 +299,18 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
     return dest
 
 
+def _resource(spec: WeightSpec, include_top: bool = True) -> dict[str, Any]:
+    """The record's file entry (``file`` or ``url``, checksums): the headless one
+    (``spec.notop``) when ``include_top`` is False and the record has one."""
+    if not include_top and spec.notop:
+        return dict(spec.notop)
+    return {"file": spec.file, "url": spec.url, "sha256": spec.sha256, "md5": spec.md5}
+
+
 def local_candidates(spec: WeightSpec, include_top: bool = True) -> list[Path]:
     """Where `resolve_file` looks for the record's file before downloading, in its order:
     the bundled file, else the zoo cache and Keras' cache. Nothing is read or verified."""
-    resource = spec.notop if not include_top and spec.notop else {"file": spec.file,
-                                                                    "url": spec.url}
+    resource = _resource(spec, include_top)
     if resource.get("file"):
         return [BUNDLED_DIR / resource["file"]]
     if not resource.get("url"):
@@ -329,10 +336,7 @@ def resolve_file(spec: WeightSpec, include_top: bool = True, progress: bool = Tr
         ChecksumError: a bundled file is corrupt.
         DownloadError: the file is in no cache and cannot be downloaded.
     """
-    resource: dict[str, Any] = {"file": spec.file, "url": spec.url,
-                                "sha256": spec.sha256, "md5": spec.md5}
-    if not include_top and spec.notop:
-        resource = dict(spec.notop)
+    resource = _resource(spec, include_top)
     if resource.get("file"):
         path = BUNDLED_DIR / resource["file"]
         if not path.exists():

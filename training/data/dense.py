@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from training.data.pgm import read_pgm
-from zoo.registry import natural_key
 from training.data.sources import IMAGE_EXTENSIONS, CorruptImageError, decode_image_bytes
+from zoo.registry import natural_key
 
 #: ISBI 2012 membrane masks: pixel 0 = membrane (class 0), 255 = cell interior (class 1).
 #: (The 30 training masks of ``isbi2012_membrane`` hold only these two values: checked.)
