@@ -6,8 +6,10 @@ import json
 import math
 import statistics
 import sys
+import time
 import types
 
+import keras
 import numpy as np
 import pytest
 
@@ -31,8 +33,8 @@ def test_time_trials_alternates_and_times_each_call():
 
     def slow():
         calls.append("A")
-        start = bench.time.perf_counter()
-        while bench.time.perf_counter() - start < 0.01:
+        start = time.perf_counter()
+        while time.perf_counter() - start < 0.01:
             pass
 
     def fast():
@@ -121,9 +123,10 @@ def test_tiny_run_prints_table_and_one_line_per_target(tiny_run):
 
 
 def test_pipeline_is_skipped_with_a_note_without_tensorflow(monkeypatch):
-    monkeypatch.setattr(bench, "tensorflow_available", lambda: False)
+    # patched in the module whose `_pipeline_section` looks it up
+    monkeypatch.setattr(bench.pipeline, "tensorflow_available", lambda: False)
     notes = []
-    assert bench._pipeline_section(bench.parse_args(["--tiny"]), notes.append) is None
+    assert bench.pipeline._pipeline_section(bench.parse_args(["--tiny"]), notes.append) is None
     assert "TensorFlow is not importable" in notes[0]
 
 
@@ -170,7 +173,7 @@ def test_keras_vs_torch_row_mechanics(torch_one_thread, monkeypatch):
                                      precision="bfloat16")
     assert row["device"] == "cpu" and row["reference"] == "torchvision.models.resnet50"
     assert row["precision"] == "bfloat16" and row["keras_dtype_policy"] == "mixed_bfloat16"
-    assert bench.keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
     for side in ("keras", "torch"):
         assert len(row[side]["trials_s"]) == 2 and row[side]["images_per_s"] > 0
     keras_rate, torch_rate = row["keras"]["images_per_s"], row["torch"]["images_per_s"]
@@ -207,7 +210,7 @@ def test_naive_triplet_loop_matches_batch_hard_loss_and_gradient(batch_size, dis
 
     x_np, y_np = _triplet_case(batch_size, seed=batch_size)
     assert np.sum(y_np == 99) == 1  # an anchor without a positive
-    x, y = bench.keras.ops.convert_to_tensor(x_np), bench.keras.ops.convert_to_tensor(y_np)
+    x, y = keras.ops.convert_to_tensor(x_np), keras.ops.convert_to_tensor(y_np)
     loss = TripletLoss(margin=0.3, distance=distance, mining="batch_hard")
     want, want_grad = bench.value_and_grad(lambda e: loss(y, e))(x)
     got, got_grad = bench.value_and_grad(
@@ -365,9 +368,9 @@ def test_dense_onehot_and_scatter_unpool_a_hand_made_case():
                      [0, 0, 7, 0],
                      [0, 0, 0, 0],
                      [4, 0, 0, 9]], "float32").reshape(1, 4, 4, 1)
-    pooled, argmax = max_pool_with_argmax(bench.keras.ops.convert_to_tensor(x))
+    pooled, argmax = max_pool_with_argmax(keras.ops.convert_to_tensor(x))
     for method in ("onehot", "scatter"):
-        got = bench.keras.ops.convert_to_numpy(max_unpool(pooled, argmax, method=method))
+        got = keras.ops.convert_to_numpy(max_unpool(pooled, argmax, method=method))
         np.testing.assert_array_equal(got, want)
 
 
@@ -377,7 +380,7 @@ def test_dense_mixed_precision_row_mechanics():
                                            image_size=16, batch_size=2, steps=1, repeats=2)
     assert row["precision"] == "mixed_bfloat16"
     assert row["compute_dtype"] == {"float32": "float32", "mixed": "bfloat16"}
-    assert bench.keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
     for side in ("float32", "mixed"):
         assert len(row[side]["trials_s"]) == 2 and row[side]["images_per_s"] > 0
         assert np.isfinite(row["final_loss"][side])
