@@ -4,6 +4,9 @@ Keras 3.15's ``model.fit`` fails under ``MultiWorkerMirroredStrategy`` (a ``PerR
 conversion error, keras-team/keras#20585), so this is the custom training loop of the
 tf.distribute guide: each worker reads its shard of every global batch, computes gradients
 with ``strategy.run``, and the optimiser's all-reduce keeps every worker's weights identical.
+The loop drives the same Keras callbacks ``fit`` would (the engine's checkpoints, resume, NaN
+stop and log, `training.engine.EpochKeeper`), so a multi-worker run resumes and stops like any
+other; only the chief (worker 0) writes the run folder.
 
 Start one process per worker with the same command and a ``TF_CONFIG`` naming the cluster and
 the worker's index, e.g. on two machines (or two local processes on 127.0.0.1)::
@@ -12,25 +15,19 @@ the worker's index, e.g. on two machines (or two local processes on 127.0.0.1)::
                 "task": {"type": "worker", "index": 0}}' \\
         python -m training.train lenet5_mnist --strategy multiworker --out runs/mw
 
-Worker 0 (the chief) writes the run folder (``best.weights.h5``, ``last.weights.h5``,
-``log.csv``, ``curves.png``, ``summary.json``); the others write only
-``worker<i>/last.weights.h5`` (used to check that workers stay in sync). Resuming and early
-stopping are not implemented in this loop: use ``--strategy mirrored`` on one machine.
+The other workers write only ``worker<i>/last.weights.h5`` (used to check that workers stay in
+sync). The training input must be a tf.data dataset batched by the global batch (the
+classification and segmentation tasks on TensorFlow give one).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import math
 import os
-import time
-from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -46,57 +43,69 @@ def _task() -> tuple[int, int]:
     return int(config["task"]["index"]), len(config["cluster"]["worker"])
 
 
-def evaluate_local(model, val_ds, recipe, num_classes: int) -> dict[str, float]:
+def make_multiworker_strategy():
+    """``(MultiWorkerMirroredStrategy, this worker's index)`` from ``TF_CONFIG``."""
+    import tensorflow as tf
+
+    index, workers = _task()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    logger.info("worker %d of %d, %d replicas in sync", index, workers,
+                strategy.num_replicas_in_sync)
+    return strategy, index
+
+
+def _per_example(loss: Any) -> Any:
+    """A copy of a Keras loss that returns one value per example (no reduction)."""
+    config = dict(loss.get_config())
+    config["reduction"] = None
+    return loss.__class__.from_config(config)
+
+
+def _fresh(metric: Any) -> Any:
+    return metric.__class__.from_config(metric.get_config())
+
+
+def evaluate_local(model, val_ds, loss, metrics) -> dict[str, float]:
     """Loss and metrics on the whole validation set, on this worker alone.
 
     ``model.evaluate`` fails under MultiWorkerMirroredStrategy like ``fit`` does, so this is a
     plain loop; every worker sees the same data, so every worker gets the same numbers.
     """
-    from training.train import make_loss, make_metrics
+    import tensorflow as tf
 
-    loss_fn, metrics = make_loss(recipe, reduction="sum"), make_metrics(recipe, num_classes)
+    loss_fn, metrics = _per_example(loss), [_fresh(m) for m in metrics]
     total, count = 0.0, 0
     for x, y in val_ds:
         pred = model(x, training=False)
-        total += float(loss_fn(y, pred))
-        count += int(x.shape[0])
+        values = loss_fn(y, pred)  # per example (per pixel for dense outputs: averaged)
+        total += float(tf.reduce_sum(tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)),
+                                                    1)))
+        count += int(tf.shape(x)[0])
         for m in metrics:
             m.update_state(y, pred)
     return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in metrics}}
 
 
-def train_multiworker(recipe, out: Path, train_src, val_src, *, monitor: str,
-                      verbose: int | str = "auto") -> dict[str, Any]:
-    """Runs ``recipe`` with a custom ``strategy.run`` loop; returns the summary (chief)."""
+def fit_multiworker(strategy, setup, global_batch: int, *, initial_epoch: int, epochs: int,
+                    callbacks: list, verbose: int | str = "auto") -> None:
+    """``setup.model.fit`` as a ``strategy.run`` loop, driving ``callbacks`` as fit does.
+
+    ``setup.model`` must be compiled inside ``strategy.scope()`` (its optimiser is used);
+    ``setup.train`` is a tf.data dataset of global batches (``drop_remainder=True``).
+    """
     import tensorflow as tf
 
-    from training.train import (build_model, finish, make_inputs, make_loss, make_metrics,
-                                make_optimizer)
-
-    index, workers = _task()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    chief = index == 0
-    replicas = strategy.num_replicas_in_sync
-    batch = recipe.batch_size  # global batch: each of `replicas` replicas gets batch / replicas
-    steps = math.floor(len(train_src) / batch)
+    model, optimizer = setup.model, setup.model.optimizer
+    steps = int(setup.steps_per_epoch or setup.train.cardinality())
     if steps < 1:
-        raise ValueError(f"{len(train_src)} training images are fewer than one global batch "
-                         f"of {batch}.")
-    logger.info("worker %d of %d, %d replicas in sync, %d steps per epoch", index, workers,
-                replicas, steps)
-
-    train_ds, val_ds = make_inputs(recipe, train_src, val_src, batch, "tfdata",
-                                   drop_remainder=True)
+        raise ValueError(f"The training set is smaller than one global batch of {global_batch}.")
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds = train_ds.repeat().with_options(options)
-    dist_train = strategy.experimental_distribute_dataset(train_ds)
-
+    dist_train = strategy.experimental_distribute_dataset(
+        setup.train.repeat().with_options(options))
     with strategy.scope():
-        model = build_model(recipe)
-        optimizer = make_optimizer(recipe, steps)
-        loss_fn = make_loss(recipe, reduction=None)
-        train_metrics = make_metrics(recipe, train_src.num_classes)
+        loss_fn = _per_example(setup.loss)
+        train_metrics = [_fresh(m) for m in setup.metrics]
         loss_mean = keras.metrics.Mean(name="loss")
 
     @tf.function
@@ -104,8 +113,10 @@ def train_multiworker(recipe, out: Path, train_src, val_src, *, monitor: str,
         def replica_step(x, y):
             with tf.GradientTape() as tape:
                 pred = model(x, training=True)
+                values = loss_fn(y, pred)
+                values = tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), 1)
                 # Average over the *global* batch, so the all-reduced sum is the mean.
-                loss = tf.nn.compute_average_loss(loss_fn(y, pred), global_batch_size=batch)
+                loss = tf.nn.compute_average_loss(values, global_batch_size=global_batch)
                 if model.losses:
                     loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             grads = tape.gradient(loss, model.trainable_variables)
@@ -118,46 +129,30 @@ def train_multiworker(recipe, out: Path, train_src, val_src, *, monitor: str,
         per_replica = strategy.run(replica_step, args=(x, y))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    log_rows, best, best_value = [], None, None
-    sign = -1 if "loss" in monitor else 1
+    hooks = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=steps,
+                                         verbose=0)
     iterator = iter(dist_train)
-    start = time.time()
-    for epoch in range(recipe.epochs):
+    model.stop_training = False
+    hooks.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
         for m in [*train_metrics, loss_mean]:
             m.reset_state()
-        bar = keras.utils.Progbar(steps, verbose=1 if verbose in ("auto", 1) and chief else 0)
+        hooks.on_epoch_begin(epoch)
+        bar = keras.utils.Progbar(steps, verbose=1 if verbose in ("auto", 1) else 0)
         for step in range(steps):
+            hooks.on_train_batch_begin(step)
             loss = train_step(iterator)
             loss_mean.update_state(loss)
+            hooks.on_train_batch_end(step, {"loss": float(loss_mean.result())})
             bar.update(step + 1, [("loss", float(loss))])
-        row = {"epoch": epoch, "loss": float(loss_mean.result())}
-        row.update({m.name: float(m.result()) for m in train_metrics})
-        if val_ds is not None:
-            row.update({f"val_{k}": v for k, v in evaluate_local(model, val_ds, recipe,
-                                                                  train_src.num_classes).items()})
-        log_rows.append(row)
-        if chief:
-            logger.info("epoch %d/%d: %s", epoch + 1, recipe.epochs,
-                        ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
-        value = row.get(monitor)
-        if value is not None and (best_value is None or sign * value > sign * best_value):
-            best_value, best = value, epoch
-            if chief:
-                model.save_weights(out / "best.weights.h5")
-    seconds = time.time() - start
-
-    target = out if chief else out / f"worker{index}"
-    target.mkdir(parents=True, exist_ok=True)
-    model.save_weights(target / "last.weights.h5")
-    if not chief:
-        return {"worker": index, "last_weights": str(target / "last.weights.h5")}
-    with open(out / "log.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(log_rows[0]))
-        writer.writeheader()
-        writer.writerows(log_rows)
-    val_metrics = {k.removeprefix("val_"): v for k, v in log_rows[best or 0].items()
-                   if k.startswith("val_")}
-    return finish(recipe, out, model, seconds, val_metrics, strategy="multiworker",
-                  workers=workers, replicas=replicas, best_epoch=(best or 0) + 1,
-                  weights_checksum=float(np.sum([np.sum(np.abs(w)) for w in
-                                                 model.get_weights()])))
+            if model.stop_training:
+                break
+        logs = {"loss": float(loss_mean.result()),
+                **{m.name: float(m.result()) for m in train_metrics}}
+        if setup.val is not None:
+            logs.update({f"val_{k}": v for k, v in
+                         evaluate_local(model, setup.val, setup.loss, setup.metrics).items()})
+        hooks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    hooks.on_train_end()

@@ -1,185 +1,181 @@
-"""Evaluate a classifier on a named split: ``python -m training.evaluate``.
+"""Evaluate any task: ``python -m training.evaluate RUN_DIR`` or a weight tag.
 
-    python -m training.evaluate --model lenet5 --weights mnist --dataset mnist --split test
+    python -m training.evaluate runs/lenet5_mnist                 # a run folder: its best weights
+    python -m training.evaluate runs/my_photos --split val --weights last
+    python -m training.evaluate --model lenet5 --weights mnist    # a tag: its record's recipe
     python -m training.evaluate --recipe resnet20_cifar10 --weights runs/r20/best.weights.h5
 
-Prints and writes (to ``--out``, default ``runs/eval/<model>_<dataset>_<split>``) top-1 and
-top-5 accuracy, per-class precision / recall / F1 and support, ``metrics.json`` and
-``confusion.png``. The input preparation (size, channels, pad / resize) comes from the recipe
-(``--recipe``, or the weight record's ``recipe`` field when ``--weights`` is a tag), so a
-model is judged on exactly the inputs it was trained on.
+The task's adapter says what is measured (`training.tasks`): top-1 / top-5 accuracy, per-class
+precision / recall / F1 and a confusion matrix (classification); retrieval and verification
+figures at the validation threshold (metric learning); pixel accuracy and IoU (segmentation);
+RMSE and friends (depth). Everything lands in ``--out`` (default ``RUN_DIR/eval/<split>``, or
+``runs/eval/<model>_<tag>_<split>``): ``metrics.json`` (the `training.publish --metrics-json`
+format) and the task's figure. The input preparation (size, channels, pad / resize) comes from
+the run's or the record's recipe, so a model is judged on exactly the inputs it was trained on.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-from pathlib import Path
-from typing import Any, Sequence
+if __name__ == "__main__":
+    from training.cli import set_backend_from_argv
 
-import numpy as np
+    set_backend_from_argv()
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from training.cli import Parser, apply_sets, parse_sets  # noqa: E402
+# the classification reports, importable from here as before
+from training.tasks.classification import (classification_report, confusion_matrix,  # noqa
+                                           format_report, predict_source)
 
 logger = logging.getLogger("training.evaluate")
 
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """``m[i, j]`` = number of class-``i`` images predicted as ``j``."""
-    m = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return m
+__all__ = ["classification_report", "confusion_matrix", "evaluate", "evaluate_run",
+           "format_report", "main", "predict_source"]
 
 
-def classification_report(y_true: Sequence[int], probs: np.ndarray,
-                          class_names: Sequence[str] | None = None,
-                          k: int = 5) -> dict[str, Any]:
-    """Top-1 / top-k accuracy, per-class precision / recall / F1, and the confusion matrix.
+def _recipe_of_record(recipe: str):
+    """A weight record's ``recipe`` (a recipe name, ``training/recipes/NAME.py`` or a file)."""
+    from training.recipes import available, load_recipe
 
-    Args:
-        y_true: integer labels ``(N,)``.
-        probs: scores ``(N, C)`` (probabilities or logits; only their order matters).
-        class_names: ``C`` names (default ``"0"``, ``"1"``, ...).
-        k: the k of top-k accuracy (capped at ``C``).
-
-    Precision of a class never predicted is reported as 0 (as scikit-learn's default).
-    A top-k hit counts ties as the true class's rank by a stable sort, i.e. the label must
-    be among the k highest scores.
-    """
-    y = np.asarray(y_true, dtype=np.int64)
-    p = np.asarray(probs)
-    if p.ndim != 2 or len(p) != len(y):
-        raise ValueError(f"`probs` must be (N, C) with N = len(y_true) = {len(y)}. "
-                         f"Received shape {p.shape}.")
-    c = p.shape[1]
-    if len(y) and (y.min() < 0 or y.max() >= c):
-        raise ValueError(f"Labels must be in [0, {c}); found {y.min()}..{y.max()}.")
-    names = list(class_names) if class_names is not None else [str(i) for i in range(c)]
-    if len(names) != c:
-        raise ValueError(f"{len(names)} class names for {c} model outputs.")
-    k = min(k, c)
-    pred = p.argmax(axis=1)
-    topk = np.argsort(-p, axis=1, kind="stable")[:, :k]
-    m = confusion_matrix(y, pred, c)
-    tp = np.diag(m).astype(np.float64)
-    predicted, support = m.sum(axis=0), m.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros(c), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros(c), where=support > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(c),
-                   where=(precision + recall) > 0)
-    return {
-        "n": int(len(y)),
-        "acc@1": float((pred == y).mean()) if len(y) else 0.0,
-        f"acc@{k}": float((topk == y[:, None]).any(axis=1).mean()) if len(y) else 0.0,
-        "error": float((pred != y).mean()) if len(y) else 0.0,
-        "per_class": {n: {"precision": float(precision[i]), "recall": float(recall[i]),
-                          "f1": float(f1[i]), "support": int(support[i])}
-                      for i, n in enumerate(names)},
-        "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
-        "confusion": m.tolist(),
-        "class_names": names,
-    }
+    name = recipe.split()[0] if recipe else ""
+    stem = Path(name).stem
+    if stem in available():
+        return load_recipe(stem)
+    if Path(name).is_file():
+        return load_recipe(name)
+    raise ValueError(f"The weight record names recipe {recipe!r}, which is neither a recipe of "
+                     f"training/recipes nor a file here; pass --recipe.")
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """A plain-text table of the report."""
-    lines = [f"{'class':>14} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}"]
-    for name, r in report["per_class"].items():
-        lines.append(f"{name[:14]:>14} {r['precision']:9.4f} {r['recall']:7.4f} "
-                     f"{r['f1']:6.4f} {r['support']:8d}")
-    topk = [k for k in report if k.startswith("acc@") and k != "acc@1"]
-    lines.append(f"top-1 accuracy {report['acc@1']:.4f} (error {report['error']:.2%})" +
-                 (f", top-{topk[0][4:]} {report[topk[0]]:.4f}" if topk else "") +
-                 f" on {report['n']} images")
-    return "\n".join(lines)
+def _load_weights(model, path: Path) -> None:
+    from zoo import weights as zw
+
+    if not path.is_file():
+        raise FileNotFoundError(f"Weights file not found: {path}")
+    zw.load_weights_file(model, path)
 
 
-def predict_source(model, source, recipe, batch_size: int = 256) -> np.ndarray:
-    """Model scores for every image of a `LabelledSource`, prepared as the recipe says."""
-    import keras
+def evaluate_run(run_dir: str | Path, *, weights: str = "best", split: str = "test",
+                 out: str | Path | None = None, data_dir: str | None = None,
+                 sets: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluates a run folder's ``best`` (or ``last``, or any file of the same model)."""
+    import zoo
+    from training.recipes import Recipe
+    from training.tasks import task_class
 
-    if keras.backend.backend() == "tensorflow":
-        from training.data.pipeline import make_pipeline
-
-        ds = make_pipeline(source.dataset(), batch_size=batch_size, training=False,
-                           image_size=recipe.image_size, channels=recipe.channels,
-                           fit=recipe.fit, cache=False)
-        return np.asarray(model.predict(ds.map(lambda x, y: x), verbose=0))
-    from training.data.arrays import prepare_arrays
-
-    x, _ = source.arrays()
-    x = prepare_arrays(x, image_size=recipe.image_size, channels=recipe.channels, fit=recipe.fit)
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    run = Path(run_dir)
+    for name in ("recipe.json", "model.json"):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run} is not a run folder of training.train (no {name}).")
+    recipe = Recipe(**json.loads((run / "recipe.json").read_text()))
+    if data_dir:
+        recipe = recipe.replace(data_dir=data_dir)
+    recipe = apply_sets(recipe, sets or {})
+    config = json.loads((run / "model.json").read_text())
+    path = run / f"{weights}.weights.h5" if weights in ("best", "last") else Path(weights)
+    task = task_class(recipe.task).load(recipe, config)
+    model = zoo.build(config["model"], **config["builder_args"])
+    _load_weights(model, path)
+    out = Path(out) if out else run / "eval" / split
+    report = task.evaluate(model, split, out)
+    report.setdefault("weights", str(path))
+    return {**report, "_task": task, "_out": str(out)}
 
 
 def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None = None,
              dataset: str | None = None, split: str = "test", data_dir: str | None = None,
-             out: str | Path | None = None, batch_size: int = 256) -> dict[str, Any]:
-    """Loads a model and its weights, evaluates it on ``dataset``'s ``split``, writes the files.
-
-    Returns the report (see `classification_report`) with ``files`` added.
-    """
+             out: str | Path | None = None, sets: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
+    """Evaluates a weight tag (its record names the recipe) or a file with ``recipe``."""
     import zoo
-    from training.data import load_source
-    from training.plots import plot_confusion_matrix
     from training.recipes import load_recipe
+    from training.tasks import task_class
     from zoo import weights as zw
 
-    is_path = weights is not None and Path(weights).suffix in (".h5", ".keras")
-    if recipe is None and weights and not is_path:
+    is_path = weights is not None and zw._is_path(weights)
+    spec = None
+    if weights and not is_path:
+        if model_name is None:
+            raise ValueError("--weights TAG needs --model (the architecture the tag belongs to).")
         spec = zw.get_weight_spec(model_name, weights)
-        recipe = spec.recipe.split()[0] if spec.recipe else None
-    if recipe is None:
-        raise ValueError("Cannot tell how to prepare the inputs: pass --recipe (the recipe the "
-                         "weights were trained with), or a weight tag whose record names one.")
-    rec = load_recipe(recipe)
+    if recipe is not None:
+        rec = load_recipe(recipe)
+    elif spec is not None:
+        rec = _recipe_of_record(spec.recipe)
+    else:
+        raise ValueError("Cannot tell how to prepare the inputs: pass a run folder, --recipe "
+                         "(the recipe the weights were trained with), or a weight tag whose "
+                         "record names one.")
     model_name = model_name or rec.model
     if model_name != rec.model:
         raise ValueError(f"--model {model_name} differs from the recipe's model {rec.model}.")
-    dataset = dataset or rec.dataset
-    builder_args = dict(rec.builder_args)
-    builder_args.setdefault("input_shape", (*rec.image_size, rec.channels))
-    if is_path:
-        model = zoo.build(model_name, weights=str(weights), **builder_args)
-    else:
+    changes = {k: v for k, v in (("dataset", dataset), ("data_dir", data_dir)) if v}
+    rec = apply_sets(rec.replace(**changes), sets or {})
+    task_cls = task_class(rec.task)
+    if spec is not None:
+        task = task_cls.load(rec, {"builder_args": spec.builder_args})
         model = zoo.load(model_name, weights=weights or "default")
-    source = load_source(dataset, split, data_dir or rec.data_dir)
-    report = classification_report(source.labels, predict_source(model, source, rec, batch_size),
-                                   source.class_names)
-    report.update(model=model_name, weights=str(weights), dataset=dataset, split=split,
-                  recipe=rec.name)
-    out = Path(out or Path("runs") / "eval" / f"{model_name}_{dataset.replace(':', '_')}_{split}")
-    out.mkdir(parents=True, exist_ok=True)
-    png = plot_confusion_matrix(np.array(report["confusion"]), source.class_names,
-                                out / "confusion.png",
-                                title=f"{model_name} on {dataset} {split}: "
-                                      f"top-1 {report['acc@1']:.4f}")
-    report["files"] = {"metrics": str(out / "metrics.json"), "confusion": str(png)}
-    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    else:
+        task = task_cls.load(rec)
+        model = zoo.build(model_name, **task.builder_args)
+        if weights:
+            _load_weights(model, Path(weights))
+    tag = Path(weights).stem.split(".")[0] if is_path else (weights or "random")
+    out = Path(out or Path("runs") / "eval" /
+               f"{model_name}_{tag}_{Path(rec.dataset.split(':')[-1]).name}_{split}")
+    report = task.evaluate(model, split, out)
+    report.setdefault("weights", str(weights))
+    return {**report, "_task": task, "_out": str(out)}
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
+def build_parser() -> Parser:
+    p = Parser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("run", nargs="?", help="a run folder of training.train")
     p.add_argument("--model", help="zoo model name (default: the recipe's)")
-    p.add_argument("--weights", help="a weight tag or a .weights.h5 / .keras file")
+    p.add_argument("--weights", help="with a run: best (default), last or a file; otherwise a "
+                                     "weight tag or a .weights.h5 / .keras file")
     p.add_argument("--recipe", help="the training recipe (input preparation, dataset)")
     p.add_argument("--dataset", help="dataset name (default: the recipe's)")
     p.add_argument("--split", default="test")
     p.add_argument("--data-dir")
-    p.add_argument("--out")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                   help="override a recipe field (e.g. --set test_fraction=0.3)")
+    p.add_argument("--out", help="where metrics.json and the figure go")
+    p.add_argument("--backend", choices=("tensorflow", "jax", "torch"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    p = build_parser()
     args = p.parse_args(argv)
     try:
-        report = evaluate(args.model, args.weights, recipe=args.recipe, dataset=args.dataset,
-                          split=args.split, data_dir=args.data_dir, out=args.out,
-                          batch_size=args.batch_size)
-    except (ValueError, FileNotFoundError) as e:
-        p.error(str(e))
-    print(format_report(report))
-    print(f"wrote {report['files']['metrics']} and {report['files']['confusion']}")
+        sets = parse_sets(args.set)
+        if args.run:
+            if args.model or args.recipe or args.dataset:
+                raise ValueError("a run folder names its model, recipe and dataset: drop "
+                                 "--model / --recipe / --dataset.")
+            report = evaluate_run(args.run, weights=args.weights or "best", split=args.split,
+                                  out=args.out, data_dir=args.data_dir, sets=sets)
+        else:
+            report = evaluate(args.model, args.weights, recipe=args.recipe,
+                              dataset=args.dataset, split=args.split, data_dir=args.data_dir,
+                              out=args.out, sets=sets)
+    except (ValueError, FileNotFoundError, NotADirectoryError) as e:
+        p.exit(2, f"{p.prog}: error: {' '.join(str(e).split())}\n")
+    task, out = report.pop("_task"), report.pop("_out")
+    if hasattr(task, "format"):
+        print(task.format(report))
+    else:
+        print(json.dumps({k: v for k, v in report.items() if k != "files"}, indent=2))
+    print(f"wrote {out}/metrics.json")
     return report
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

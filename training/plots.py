@@ -18,19 +18,21 @@ def _pyplot():
 
 
 def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
-                 title: str = "") -> Path:
-    """Loss and accuracy per epoch, train against validation, side by side, to a PNG.
+                 title: str = "", metrics: Sequence[str] = ("loss", "accuracy")) -> Path:
+    """Each metric per epoch, train against validation, side by side, to a PNG.
 
     ``history`` is Keras' ``History.history`` (or the CSV log read back): keys ``loss``,
-    ``val_loss``, ``accuracy``, ``val_accuracy`` (any missing one is left out).
+    ``val_loss``, ``accuracy``, ``val_accuracy``, ...; a metric gets a panel when its train
+    or validation values exist (an embedding score may be measured on validation only).
     """
     plt = _pyplot()
-    panels = [m for m in ("loss", "accuracy") if m in history]
+    panels = [m for m in metrics if m in history or f"val_{m}" in history]
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 3.6),
                              squeeze=False)
     for ax, metric in zip(axes[0], panels):
-        epochs = np.arange(1, len(history[metric]) + 1)
-        ax.plot(epochs, history[metric], "o-", ms=3, label="train")
+        epochs = np.arange(1, len(history.get(metric, history.get(f"val_{metric}"))) + 1)
+        if metric in history:
+            ax.plot(epochs, history[metric], "o-", ms=3, label="train")
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
         ax.set_xlabel("epoch")

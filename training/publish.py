@@ -330,7 +330,7 @@ def update_manifest(record: dict[str, Any], manifest_path: str | os.PathLike) ->
 def _refresh_registry(spec: WeightSpec, written_real: bool, register: bool,
                       runtime_only: dict[str, WeightSpec]) -> None:
     """Makes ``zoo.load`` see the new record in this process."""
-    if written_real:
+    if written_real:  # a manifest zoo reads: read them all again
         W._records.cache_clear()
         reloaded = W._records()
         for key, other in runtime_only.items():  # keep records added with register_weights
@@ -541,13 +541,18 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
     elif copy_to is not None and Path(copy_to).exists() and not Path(copy_to).is_dir():
         raise ValueError(f"`copy_to` must be a folder or hf://<user>/<repo>. Received: "
                          f"copy_to={str(copy_to)!r}, which is a file.")
-    real_manifest = manifest_path is None or \
-        Path(manifest_path).resolve() == W.MANIFEST_PATH.resolve()
+    manifest = Path(out_dir) / "manifest.json" if manifest_path is None else Path(manifest_path)
+    real_manifest = manifest.resolve() == W.MANIFEST_PATH.resolve()
     if real_manifest and not license:
         raise ValueError(f"`license` is required for a record in the package manifest "
                          f"{W.MANIFEST_PATH} (every shipped record names its licence). "
                          "Received: license=''.")
-    manifest = W.MANIFEST_PATH if manifest_path is None else Path(manifest_path)
+    if not real_manifest:
+        package = W.read_manifest(W.MANIFEST_PATH)
+        if f"{arch}.{tag}" in package:
+            raise ValueError(f"{arch}.{tag} is a record of the package; publish your weights "
+                             f"under another tag (tags of {arch}: "
+                             f"{sorted(s.tag for s in package.values() if s.arch == arch)}).")
 
     # --- the source model
     if isinstance(model_or_weights_path, keras.Model):
@@ -666,8 +671,8 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
         "dataset": dataset, "split": split, "metrics": metrics,
         "num_params": int(model.count_params()), "recipe": recipe, "commit": commit,
     }
-    if final.parent.resolve() == W.BUNDLED_DIR.resolve():
-        record["file"] = final.name
+    if final.parent.resolve() == manifest.parent.resolve():
+        record["file"] = final.name  # beside its manifest: bundled, or the user's folder
     else:
         if url is None:
             url = final.resolve().as_uri()
@@ -682,6 +687,8 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
     })
     spec = WeightSpec.from_dict(record)
     record = spec.to_dict()  # keeps default=False explicit, drops empty fields
+    if not real_manifest:
+        spec = dataclasses.replace(spec, root=str(manifest.parent.resolve()))
     try:
         runtime_only = {k: s for k, s in W._records().items()} if real_manifest else {}
     except (OSError, ValueError):
@@ -690,7 +697,8 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
     runtime_only = {k: s for k, s in runtime_only.items() if k not in before}
     logger.info("Manifest %s: %s %s.", manifest, "replaced" if spec.key in before else "added",
                 spec.key)
-    _refresh_registry(spec, real_manifest, register, runtime_only)
+    read_by_zoo = manifest.resolve() in {p.resolve() for p in W.manifest_paths()}
+    _refresh_registry(spec, real_manifest or read_by_zoo, register, runtime_only)
     return PublishReport(spec=spec, path=final, dtype=dtype, max_abs_diff=diff,
                          argmax_agreement=agreement, fallback_reason=reason, copies=copies)
 
@@ -748,11 +756,60 @@ def read_metrics_json(path: str | os.PathLike) -> tuple[dict[str, float], dict[s
     return metrics, context
 
 
+def pin_input_shape(arch: str, builder_args: dict[str, Any],
+                    input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """``builder_args`` with ``input_shape`` added where the model built without it would take
+    another (fully defined) size, so that the record builds the model the weights fit.
+
+    A model whose default input has free sides (a fully convolutional network) keeps them."""
+    import inspect
+
+    if "input_shape" in builder_args:
+        return builder_args
+    if "input_shape" not in inspect.signature(get_entry(arch).builder).parameters:
+        return builder_args
+    default = tuple(_build(arch, builder_args).inputs[0].shape[1:])
+    if all(d is not None for d in default) and default != tuple(input_shape):
+        return {**builder_args, "input_shape": [int(d) for d in input_shape]}
+    if default[-1] is not None and default[-1] != input_shape[-1]:  # free sides, other channels
+        return {**builder_args, "input_shape": [*default[:-1], int(input_shape[-1])]}
+    return builder_args
+
+
+def _from_run(args: argparse.Namespace) -> dict[str, Any]:
+    """Fills the flags a run folder answers (``--run``); flags given explicitly win."""
+    run = Path(args.run)
+    config_path = run / "model.json"
+    if not config_path.is_file():
+        raise ValueError(f"--run {run}: not a run folder of training.train (no model.json).")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if args.model and args.model != config["model"]:
+        raise ValueError(f"--model {args.model} differs from the run's model {config['model']}.")
+    args.model = config["model"]
+    args.weights = args.weights or str(run / "best.weights.h5")
+    args.recipe = args.recipe or str((run / "recipe.json").resolve())
+    if not args.metrics_json and not args.metric:
+        found = run / "eval" / "test" / "metrics.json"
+        if not found.is_file():
+            raise ValueError(f"--run {run}: no test metrics yet; run `python -m "
+                             f"training.evaluate {run}` first (it writes {found}), or give "
+                             "--metric NAME=VALUE.")
+        args.metrics_json = str(found)
+    return {"builder_args": {k: v for k, v in config.get("builder_args", {}).items()
+                             if k != "input_shape"},
+            "input_shape": tuple(config["input_shape"]) if config.get("input_shape") else None,
+            "class_names": config.get("class_names")}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training.publish", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="architecture (registry name)")
-    parser.add_argument("--weights", required=True, help="trained .weights.h5/.h5/.keras file")
+    parser.add_argument("--run", metavar="DIR",
+                        help="a run folder of training.train: model, weights (best), recipe, "
+                             "builder arguments, input shape, class names and the metrics of "
+                             "`python -m training.evaluate DIR` come from it")
+    parser.add_argument("--model", help="architecture (registry name)")
+    parser.add_argument("--weights", help="trained .weights.h5/.h5/.keras file")
     parser.add_argument("--tag", required=True, help="weight tag, e.g. mnist")
     parser.add_argument("--dataset", help="dataset of the metrics (default: --metrics-json's)")
     parser.add_argument("--split", help="split of the metrics (default: --metrics-json's)")
@@ -760,11 +817,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a measured metric (repeatable): --metric acc@1=0.991")
     parser.add_argument("--metrics-json", metavar="FILE",
                         help="JSON {name: value} from the evaluate CLI; --metric overrides")
-    parser.add_argument("--recipe", required=True, help="how to reproduce the weights")
+    parser.add_argument("--recipe", help="how to reproduce the weights")
     parser.add_argument("--builder-arg", action="append", default=[], metavar="NAME=VALUE",
                         help="builder argument the weights need (repeatable): classes=10")
     parser.add_argument("--input-shape", metavar="H,W,C",
-                        help="input size the weights were trained at, e.g. 32,32,1")
+                        help="input size the weights were trained at, e.g. 32,32,1 (also "
+                             "pinned as a builder argument where the model's default differs)")
     parser.add_argument("--preprocessing", default="unit", choices=PREPROCESSING)
     parser.add_argument("--class-names", metavar="FILE", help="text file, one label a line")
     parser.add_argument("--float32", action="store_true", help="do not convert to float16")
@@ -774,9 +832,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of probe arg-maxes float16 must keep (default 1; e.g. "
                              "0.999 for segmentation, per pixel)")
     parser.add_argument("--default", action="store_true", help="make it the default tag")
-    parser.add_argument("--out", default=str(W.BUNDLED_DIR),
-                        help="output folder (default: zoo/weights, bundled)")
-    parser.add_argument("--manifest", help="manifest to update (default zoo/weights/manifest.json)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: the user weights folder, "
+                             "$ZOO_WEIGHTS_DIR or ~/.local/share/zoo/weights, which zoo.load "
+                             "reads; zoo/weights bundles the file with the package)")
+    parser.add_argument("--manifest", help="manifest to update (default: OUT/manifest.json)")
     parser.add_argument("--copy-to", metavar="DIR|hf://USER/REPO[/FOLDER]")
     parser.add_argument("--url", help="download address to record (file not bundled)")
     parser.add_argument("--license", default="")
@@ -791,6 +851,10 @@ def main(argv: list[str] | None = None) -> WeightSpec:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        run = _from_run(args) if args.run else {}
+        for flag in ("model", "weights", "recipe"):
+            if not getattr(args, flag):
+                raise ValueError(f"Give --{flag} (or --run DIR, a run folder that names it).")
         metrics, context = read_metrics_json(args.metrics_json) if args.metrics_json \
             else ({}, {})
         for key, given in (("model", args.model), ("dataset", args.dataset),
@@ -809,22 +873,26 @@ def main(argv: list[str] | None = None) -> WeightSpec:
                 raise ValueError(f"--metric {item!r}: the value must be a number.") from None
         if not metrics:
             raise ValueError("No metrics: give --metric NAME=VALUE or --metrics-json FILE.")
-        builder_args = dict(_key_value(item, "--builder-arg") for item in args.builder_arg)
-        builder_args = {k: _parse_value(v) for k, v in builder_args.items()}
-        input_shape = None
+        builder_args = dict(run.get("builder_args", {}))
+        given = dict(_key_value(item, "--builder-arg") for item in args.builder_arg)
+        builder_args.update({k: _parse_value(v) for k, v in given.items()})
+        input_shape = run.get("input_shape")
         if args.input_shape:
             try:
                 input_shape = tuple(int(d) for d in args.input_shape.split(","))
             except ValueError:
                 raise ValueError(f"--input-shape must be H,W,C integers (e.g. 32,32,1). "
                                  f"Received: {args.input_shape!r}.") from None
-        class_names = None
+        if input_shape is not None:
+            builder_args = pin_input_shape(args.model, builder_args, input_shape)
+        class_names = run.get("class_names")
         if args.class_names:
             class_names = [line.strip() for line in
                            Path(args.class_names).read_text(encoding="utf-8").splitlines()
                            if line.strip()]
+        out = args.out or str(W.user_weights_dir())
         report = publish_report(
-            args.weights, arch=args.model, tag=args.tag, out_dir=args.out,
+            args.weights, arch=args.model, tag=args.tag, out_dir=out,
             dataset=dataset, split=split, metrics=metrics, recipe=args.recipe,
             builder_args=builder_args, input_shape=input_shape,
             preprocessing=args.preprocessing, class_names=class_names,
@@ -843,7 +911,9 @@ def main(argv: list[str] | None = None) -> WeightSpec:
                                          if report.fallback_reason else ""))
     print(f"  check    max abs output diff {report.max_abs_diff:.3g}, arg-max agreement "
           f"{report.argmax_agreement:.0%} on {PROBE_SIZE} probe inputs")
-    print(f"  record   {spec.file or spec.url} in {args.manifest or W.MANIFEST_PATH}")
+    print(f"  record   {spec.file or spec.url} in "
+          f"{args.manifest or Path(args.out or W.user_weights_dir()) / 'manifest.json'}")
+    print(f"  load     zoo.load({spec.key!r})")
     for copy in report.copies:
         print(f"  copy     {copy}")
     return spec

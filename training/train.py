@@ -1,392 +1,90 @@
-"""Train a zoo model from a recipe: ``python -m training.train RECIPE [overrides]``.
+"""Train any task from a recipe: ``python -m training.train RECIPE [overrides]``.
 
     python -m training.train lenet5_mnist                        # the shipped MNIST weights
     python -m training.train resnet20_cifar10 --epochs 30 --out runs/r20
-    python -m training.train lenet5_mnist --backend jax --mixed-precision bfloat16
-    python -m training.train --model resnet20_cifar --dataset folder:my_images --epochs 5
+    python -m training.train unet_membrane --data-dir DATA       # segmentation
+    python -m training.train mnist_triplet                       # metric learning
+    python -m training.train --model resnet18 --dataset folder:my_photos --image-size 64 64
+    python -m training.train --model resnet20_cifar --dataset folder:my_photos \\
+        --weights cifar10 --freeze backbone --unfreeze-after 5 --epochs 15   # fine-tune
 
-What a run does, as the course teaches it: a seeded, stratified train / validation split (the
-test split is left for ``training.evaluate``); a tf.data pipeline (or, without TensorFlow, a
-``keras.utils.PyDataset`` of arrays) with the recipe's augmentations; the recipe's optimiser
-(SGD + momentum, RMSProp, Adam, AdamW), schedule, L1 / L2 penalties and dropout; callbacks
-for the best checkpoint, early stopping, ``BackupAndRestore`` (a killed run started again with
-the same ``--out`` resumes at the epoch where it stopped), ``TerminateOnNaN``, a CSV log and
-TensorBoard; and at the end a PNG of the train / validation curves and ``summary.json``.
-
-Everything lands in ``--out`` (default ``runs/<recipe>``)::
-
-    best.weights.h5  last.weights.h5  log.csv  curves.png  summary.json  recipe.json
-    tensorboard/  backup/ (only while a run is unfinished)
+The recipe names its task (classification, metric, segmentation, depth); the task's adapter
+(`training.tasks`) gives the data, model, loss and evaluation, and `training.engine.fit` runs
+it: a seeded split, the recipe's optimiser, schedule, penalties and augmentations, resume
+after a kill (start the same command again), NaN / divergence stop, atomic best / last
+checkpoints, ``log.csv``, TensorBoard, ``curves.png`` and ``summary.json`` in ``--out``
+(default ``runs/<recipe>``).
 
 GPU options: ``--mixed-precision float16|bfloat16``, ``--jit-compile``. Several devices:
 ``--strategy mirrored`` (tf.distribute, all local GPUs / logical devices), ``--strategy
 multiworker`` (tf.distribute over the machines in ``TF_CONFIG``; a custom loop, see
 `training.distributed`), ``--strategy data-parallel`` (``keras.distribution`` on JAX).
-
 ``--backend jax|torch`` picks the Keras backend before Keras is imported; TensorFlow is then
 not needed at all (the lent GPU machine has none).
 """
 
 from __future__ import annotations
 
-import os
-import sys
+if __name__ == "__main__":
+    from training.cli import set_backend_from_argv
 
-
-def _backend_from_argv(argv: list[str]) -> str | None:
-    """``--backend X`` / ``--backend=X`` from the command line, read before Keras is imported."""
-    for i, arg in enumerate(argv):
-        if arg == "--backend" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--backend="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-if __name__ == "__main__" and _backend_from_argv(sys.argv[1:]):
-    # Keras reads KERAS_BACKEND once, at import: it must be set before the imports below.
-    os.environ["KERAS_BACKEND"] = _backend_from_argv(sys.argv[1:])
+    set_backend_from_argv()
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
-import inspect  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import zoo  # noqa: E402
-from zoo.registry import get_entry  # noqa: E402
-from training.data import load_source, split  # noqa: E402
-from training.data.splits import split_indices  # noqa: E402
-from training.recipes import Recipe, load_recipe  # noqa: E402
-from training.schedules import make_schedule  # noqa: E402
+from training.checkpoints import DiskFullError, DivergedError, RunError  # noqa: E402
+from training.cli import Parser, apply_sets, parse_sets, parse_value  # noqa: E402
+from training.engine import STRATEGIES, fit  # noqa: E402
+from training.recipes import OPTIMIZERS, SCHEDULES, Recipe, available, load_recipe  # noqa: E402
+from training.tasks import make_task  # noqa: E402
 
 logger = logging.getLogger("training.train")
-STRATEGIES = ("none", "mirrored", "multiworker", "data-parallel")
 
+# A mistake in the command or its data: one line, exit 2.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, RunError)
 
-# ---------------------------------------------------------------------------------------------
-# Model, optimiser, loss
-# ---------------------------------------------------------------------------------------------
-
-def build_model(recipe: Recipe) -> keras.Model:
-    """``zoo.build`` with the recipe's arguments, dropout rates and L1 / L2 kernel penalties."""
-    args = dict(recipe.builder_args)
-    args.setdefault("input_shape", (*recipe.image_size, recipe.channels))
-    accepted = inspect.signature(get_entry(recipe.model).builder).parameters
-    for field in ("dropout", "spatial_dropout"):
-        rate = getattr(recipe, field)
-        if rate:
-            if field not in accepted:
-                raise ValueError(f"Recipe {recipe.name!r} sets {field}={rate}, but "
-                                 f"{recipe.model!r} has no `{field}` argument.")
-            args[field] = rate
-    model = zoo.build(recipe.model, **args)
-    if recipe.l1 or recipe.l2:
-        # The course's L1 / L2 penalties: lambda * sum|w| / sum w^2 over every kernel (not
-        # biases or BN), added to the loss. Keras collects them through `model.losses`.
-        reg = keras.regularizers.L1L2(l1=recipe.l1, l2=recipe.l2)
-        for layer in model.layers:
-            for attr in ("kernel", "depthwise_kernel", "pointwise_kernel"):
-                variable = getattr(layer, attr, None)
-                if variable is not None and getattr(variable, "trainable", False):
-                    variable.regularizer = reg
-    return model
-
-
-def make_optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The recipe's optimiser with its learning-rate schedule."""
-    lr = make_schedule(recipe.schedule, recipe.lr, steps_per_epoch=steps_per_epoch,
-                       epochs=recipe.epochs, warmup_epochs=recipe.warmup_epochs,
-                       **recipe.schedule_args)
-    wd = recipe.weight_decay or None
-    if recipe.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
-                                    weight_decay=wd)
-    if recipe.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, rho=0.9, weight_decay=wd)  # Hinton's, no momentum
-    if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=wd)
-    return keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay or 1e-4)
-
-
-def soft_labels(recipe: Recipe) -> bool:
-    """Mixup and label smoothing train on one-hot (soft) targets."""
-    return bool(recipe.mixup or recipe.label_smoothing)
-
-
-def make_loss(recipe: Recipe, reduction: str | None = "sum_over_batch_size"):
-    if soft_labels(recipe):
-        return keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing,
-                                                    reduction=reduction)
-    return keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
-
-
-def make_metrics(recipe: Recipe, num_classes: int) -> list:
-    if soft_labels(recipe):
-        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-        if num_classes > 5:
-            metrics.append(keras.metrics.TopKCategoricalAccuracy(5, name="top5"))
-    else:
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        if num_classes > 5:
-            metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
-    return metrics
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------------
-
-def load_splits(recipe: Recipe):
-    """The recipe's training split, cut into (train, validation) sources, seeded."""
-    source = load_source(recipe.dataset, "train", recipe.data_dir)
-    if recipe.limit and recipe.limit < len(source):
-        # A stratified, seeded sample: readers list files class by class, so the first
-        # `limit` items would be one class.
-        keep = split_indices(source.labels, (recipe.limit / len(source),
-                                             1 - recipe.limit / len(source)), seed=recipe.seed)[0]
-        source = source.subset(keep)
-    if not recipe.val_fraction:
-        return source, None
-    train, val = split(source, (1 - recipe.val_fraction, recipe.val_fraction), seed=recipe.seed)
-    return train, val
-
-
-def make_inputs(recipe: Recipe, train_src, val_src, batch_size: int, pipeline: str,
-                drop_remainder: bool = False):
-    """``(train, val)`` as tf.data pipelines (``pipeline="tfdata"``) or `ArrayDataset`s."""
-    from training.augment import build_augmenter, mixup, mixup_map
-
-    num_classes = train_src.num_classes
-    augment = None
-    if recipe.augment:
-        augmenter = build_augmenter(recipe.augment, recipe.image_size, seed=recipe.seed)
-
-        def augment(images):  # training=True: noise layers act only in training mode
-            return augmenter(images, training=True)
-    if pipeline == "tfdata":
-        import tensorflow as tf
-
-        from training.data.pipeline import make_pipeline
-
-        common = dict(image_size=recipe.image_size, channels=recipe.channels, fit=recipe.fit,
-                      seed=recipe.seed, drop_remainder=drop_remainder)
-        one_hot = (lambda x, y: (x, tf.one_hot(y, num_classes))) if soft_labels(recipe) else None
-        batch_map = mixup_map(recipe.mixup, num_classes, seed=recipe.seed) if recipe.mixup \
-            else one_hot
-        train = make_pipeline(train_src.dataset(), batch_size=batch_size, training=True,
-                              augment=augment, batch_map=batch_map, **common)
-        val = None
-        if val_src is not None:
-            val = make_pipeline(val_src.dataset(), batch_size=batch_size, training=False, **common)
-            if one_hot is not None:
-                val = val.map(one_hot)
-        return train, val
-
-    from training.data.arrays import ArrayDataset, prepare_arrays
-
-    def arrays(src):
-        x, y = src.arrays()
-        x = prepare_arrays(x, image_size=recipe.image_size, channels=recipe.channels,
-                           fit=recipe.fit)
-        if soft_labels(recipe):
-            y = np.eye(num_classes, dtype="float32")[y]
-        return x, y
-
-    batch_map = None
-    if recipe.mixup:
-        batch_map = mixup(recipe.mixup, seed=recipe.seed)  # labels are one-hot already
-    train = ArrayDataset(*arrays(train_src), batch_size, training=True, augment=augment,
-                         batch_map=batch_map, seed=recipe.seed, drop_remainder=drop_remainder)
-    val = ArrayDataset(*arrays(val_src), batch_size, training=False) if val_src else None
-    return train, val
-
-
-# ---------------------------------------------------------------------------------------------
-# Callbacks and outputs
-# ---------------------------------------------------------------------------------------------
-
-def make_callbacks(recipe: Recipe, out: Path, monitor: str, tensorboard: bool = True) -> list:
-    mode = "min" if "loss" in monitor else "max"
-    callbacks = [
-        # First, so that a resumed run restores weights, optimiser and epoch before the rest.
-        keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=True),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(str(out / "best.weights.h5"), monitor=monitor,
-                                        mode=mode, save_best_only=True, save_weights_only=True),
-        keras.callbacks.ModelCheckpoint(str(out / "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
-    ]
-    if recipe.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
-                                                       patience=recipe.early_stopping,
-                                                       restore_best_weights=False))
-    if tensorboard and keras.backend.backend() == "tensorflow":
-        callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
-    return callbacks
-
-
-def read_log(path: Path) -> dict[str, list[float]]:
-    """The CSV log as ``{column: values}`` (one row per epoch, resumed runs included)."""
-    if not path.exists():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
-
-
-def finish(recipe: Recipe, out: Path, model: keras.Model, seconds: float,
-           val_metrics: dict[str, float], **extra: Any) -> dict[str, Any]:
-    from training.plots import plot_history
-
-    history = read_log(out / "log.csv")
-    curves = plot_history(history, out / "curves.png", title=f"{recipe.name}: {recipe.model}") \
-        if history else None
-    summary = {
-        "recipe": recipe.name, "model": recipe.model, "dataset": recipe.dataset,
-        "epochs_run": len(next(iter(history.values()), [])), "seconds": round(seconds, 1),
-        "backend": keras.backend.backend(), "params": model.count_params(),
-        "val": val_metrics, "best_weights": str(out / "best.weights.h5"),
-        "curves": str(curves) if curves else None, **extra,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# The run
-# ---------------------------------------------------------------------------------------------
 
 def train(recipe: Recipe, out: str | Path, *, strategy: str = "none",
           mixed_precision: str | None = None, jit_compile: bool | str = "auto",
-          pipeline: str | None = None, verbose: int | str = "auto",
-          tensorboard: bool = True) -> dict[str, Any]:
-    """Runs a recipe; returns the summary (also written to ``out/summary.json``).
+          pipeline: str | None = None, verbose: int | str = "auto", tensorboard: bool = True,
+          restart: bool = False, callbacks=()) -> dict[str, Any]:
+    """Runs a recipe of any task; returns the summary (also ``out/summary.json``).
 
-    Args:
-        recipe: what to train.
-        out: the run folder; a run started again on the same folder resumes.
-        strategy: ``none``, ``mirrored``, ``multiworker`` (TensorFlow) or ``data-parallel``
-            (JAX).
-        mixed_precision: ``None``, ``"float16"`` or ``"bfloat16"`` (compute in 16 bits,
-            variables in float32; float16 adds loss scaling).
-        jit_compile: XLA compilation of the train step (``"auto"``: Keras' default).
-        pipeline: ``"tfdata"`` (default with TensorFlow) or ``"arrays"`` (a PyDataset; the
-            default on JAX / torch).
-        verbose: Keras ``fit`` verbosity (progress bars with 1).
+    See `training.engine.fit` for the arguments and what the run folder holds.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: {strategy!r}")
-    backend = keras.backend.backend()
-    if strategy in ("mirrored", "multiworker") and backend != "tensorflow":
-        raise ValueError(f"--strategy {strategy} is tf.distribute and needs the TensorFlow "
-                         f"backend (this is {backend}); on JAX use --strategy data-parallel.")
-    if strategy == "data-parallel" and backend != "jax":
-        raise ValueError(f"--strategy data-parallel is keras.distribution, which needs the JAX "
-                         f"backend (this is {backend}).")
-    pipeline = pipeline or ("tfdata" if backend == "tensorflow" else "arrays")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
-    keras.utils.set_random_seed(recipe.seed)
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{mixed_precision}")
-
-    train_src, val_src = load_splits(recipe)
-    steps = math.ceil(len(train_src) / recipe.batch_size)
-    logger.info("%s: %d training / %d validation images, %d steps per epoch", recipe.name,
-                len(train_src), len(val_src) if val_src else 0, steps)
-    monitor = recipe.monitor if val_src is not None else recipe.monitor.removeprefix("val_")
-
-    if strategy == "multiworker":
-        from training.distributed import train_multiworker
-
-        return train_multiworker(recipe, out, train_src, val_src, monitor=monitor,
-                                 verbose=verbose)
-
-    scope = None
-    if strategy == "mirrored":
-        import tensorflow as tf
-
-        # All local GPUs; without any, every logical CPU device (two in the tests, made with
-        # tf.config.set_logical_device_configuration), which MirroredStrategy() skips by default.
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
-            [d.name for d in tf.config.list_logical_devices("CPU")]
-        dist = tf.distribute.MirroredStrategy(devices)
-        logger.info("MirroredStrategy over %d replicas", dist.num_replicas_in_sync)
-        scope = dist.scope()
-    elif strategy == "data-parallel":
-        devices = keras.distribution.list_devices()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        if recipe.batch_size % len(devices):
-            raise ValueError(f"--strategy data-parallel splits each batch over {len(devices)} "
-                             f"devices: batch_size {recipe.batch_size} must be a multiple.")
-    train_ds, val_ds = make_inputs(recipe, train_src, val_src, recipe.batch_size, pipeline,
-                                   drop_remainder=strategy == "data-parallel")
-
-    def build_and_compile():
-        model = build_model(recipe)
-        model.compile(optimizer=make_optimizer(recipe, steps), loss=make_loss(recipe),
-                      metrics=make_metrics(recipe, train_src.num_classes),
-                      jit_compile=jit_compile)
-        return model
-
-    if scope is not None:
-        with scope:
-            model = build_and_compile()
-    else:
-        model = build_and_compile()
-
-    start = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, verbose=verbose,
-              shuffle=False,  # the pipeline shuffles (tf.data) or the PyDataset does
-              callbacks=make_callbacks(recipe, out, monitor, tensorboard))
-    seconds = time.time() - start
-    if (out / "best.weights.h5").exists():
-        model.load_weights(out / "best.weights.h5")
-    val_metrics = {}
-    if val_ds is not None:
-        val_metrics = {k: float(v) for k, v in
-                       model.evaluate(val_ds, verbose=0, return_dict=True).items()}
-    return finish(recipe, out, model, seconds, val_metrics, strategy=strategy,
-                  mixed_precision=mixed_precision, pipeline=pipeline)
+    task = make_task(recipe, pipeline=pipeline,
+                     drop_remainder=strategy in ("data-parallel", "multiworker"))
+    return fit(task, out, strategy=strategy, mixed_precision=mixed_precision,
+               jit_compile=jit_compile, verbose=verbose, tensorboard=tensorboard,
+               restart=restart, callbacks=callbacks)
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.train",
-                                description="Train a zoo model from a recipe.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Recipes: " + ", ".join(_recipes()))
+def build_parser() -> Parser:
+    p = Parser(prog="python -m training.train",
+               description="Train a zoo model from a recipe (any task).",
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               epilog="Recipes: " + ", ".join(available()))
     p.add_argument("recipe", nargs="?", help="a recipe name or a .py / .json recipe file")
-    p.add_argument("--out", help="run folder (default runs/<recipe>); reuse it to resume")
+    p.add_argument("--out", help="run folder (default runs/<recipe>); the same folder resumes")
+    p.add_argument("--restart", action="store_true",
+                   help="train from scratch, replacing the run in --out")
     g = p.add_argument_group("recipe overrides")
     g.add_argument("--model", help="zoo model name")
-    g.add_argument("--dataset", help="mnist, cifar10, folder:PATH")
-    g.add_argument("--data-dir", help="where the dataset lives")
+    g.add_argument("--dataset", help="mnist, cifar10, att_faces, folder:DIR, tfds:NAME, ...")
+    g.add_argument("--data-dir", help="where the dataset lives (default $ZOO_DATA_DIR; else "
+                                      "MNIST / CIFAR-10 through tensorflow-datasets)")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float)
-    g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam", "adamw"))
-    g.add_argument("--schedule",
-                   choices=("constant", "step", "exponential", "polynomial", "cosine", "onecycle"))
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--schedule", choices=SCHEDULES)
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--l1", type=float)
     g.add_argument("--l2", type=float)
@@ -397,8 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
     g.add_argument("--channels", type=int, choices=(1, 3))
+    g.add_argument("--val-fraction", type=float)
+    g.add_argument("--test-fraction", type=float,
+                   help="test share cut off a plain folder:DIR of <class>/<image> (default 0.2)")
+    g.add_argument("--skip-corrupt", action="store_true",
+                   help="drop images that cannot be decoded (counted in the log)")
     g.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                   help="any other recipe field, e.g. --set augment='[\"flip\"]'")
+                   help="any other recipe field, e.g. --set augment='[\"flip\"]' or "
+                        "--set loss_args.weight=0.1")
+    t = p.add_argument_group("transfer learning (classification)")
+    t.add_argument("--weights", help="initialise the backbone from a weight tag of the model "
+                                     "or a .weights.h5 file; the head is new")
+    t.add_argument("--freeze", metavar="backbone|LAYER",
+                   help="keep the backbone (or every layer up to LAYER) frozen in phase 1")
+    t.add_argument("--unfreeze-after", type=int, metavar="N",
+                   help="phase 2 after N epochs: all but batch norm trainable, at --finetune-lr")
+    t.add_argument("--finetune-lr", type=float, help="phase 2's rate (default --lr / 10)")
     r = p.add_argument_group("how to run")
     r.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
                    help="Keras backend (set before Keras is imported)")
@@ -408,76 +120,123 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pipeline", choices=("tfdata", "arrays"))
     r.add_argument("--no-tensorboard", action="store_true")
     r.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None)
+    r.add_argument("--sweep", metavar="FIELD=V1,V2,...",
+                   help="one run per value (e.g. loss_args.weight=0,0.01,0.1), each in "
+                        "--out/<recipe>_<field><value>")
+    r.add_argument("--sweep-figure", metavar="PNG",
+                   help="with --sweep on a 2-D embedding: the test features, one panel a run")
     return p
 
 
-def _recipes() -> list[str]:
-    from training.recipes import available
+FLAG_FIELDS = ("model", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer",
+               "schedule", "weight_decay", "l1", "l2", "dropout", "spatial_dropout",
+               "early_stopping", "limit", "seed", "channels", "val_fraction", "test_fraction",
+               "weights", "freeze", "unfreeze_after", "finetune_lr")
 
-    return available()
 
-
-def recipe_from_args(args: argparse.Namespace) -> Recipe:
+def recipe_from_args(args) -> Recipe:
     """The named recipe with the command line's overrides (or a recipe from flags alone)."""
-    overrides = {k: v for k, v in {
-        "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir,
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "optimizer": args.optimizer, "schedule": args.schedule,
-        "weight_decay": args.weight_decay, "l1": args.l1, "l2": args.l2,
-        "dropout": args.dropout, "spatial_dropout": args.spatial_dropout,
-        "early_stopping": args.early_stopping, "limit": args.limit, "seed": args.seed,
-        "image_size": tuple(args.image_size) if args.image_size else None,
-        "channels": args.channels}.items() if v is not None}
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"--set expects FIELD=VALUE. Received: {item!r}")
-        key, value = item.split("=", 1)
-        overrides[key.replace("-", "_")] = _parse_value(value)
+    overrides = {k: getattr(args, k) for k in FLAG_FIELDS if getattr(args, k) is not None}
+    if args.image_size:
+        overrides["image_size"] = tuple(args.image_size)
+    if args.skip_corrupt:
+        overrides["skip_corrupt"] = True
+    sets = parse_sets(args.set)
     if args.recipe:
-        return load_recipe(args.recipe).replace(**overrides)
+        return apply_sets(load_recipe(args.recipe).replace(**overrides), sets)
     missing = [k for k in ("model", "dataset") if k not in overrides]
     if missing:
         raise ValueError(f"Give a recipe name, or at least --model and --dataset "
                          f"(missing: {', '.join('--' + m for m in missing)}). "
-                         f"Recipes: {', '.join(_recipes())}.")
-    name = f"{overrides['model']}_{overrides['dataset'].replace(':', '_').replace('/', '_')}"
-    return Recipe(name=name, **overrides)
+                         f"Recipes: {', '.join(available())}.")
+    from zoo.registry import get_entry
+
+    entry = get_entry(overrides["model"])  # an unknown name lists the close ones
+    name = f"{overrides['model']}_{Path(overrides['dataset'].split(':', 1)[-1]).name}"
+    task = {"classification": "classification", "metric": "metric",
+            "segmentation": "segmentation", "depth": "depth"}.get(entry.task)
+    if task is None:
+        raise ValueError(f"{entry.name} is a {entry.task} model; no task trains it yet.")
+    if task == "metric" and "objective" not in sets:
+        raise ValueError(f"{entry.name} is a metric-learning model: choose the objective with "
+                         "--set objective=\"triplet\" (or center, contrastive) and its "
+                         "loss_args, or start from a metric recipe (mnist_triplet, ...).")
+    recipe = Recipe(name=name, task=task, **({"objective": sets.pop("objective")}
+                                             if "objective" in sets else {}), **overrides)
+    return apply_sets(recipe, sets)
+
+
+def _sweep(recipe: Recipe, spec: str, out: Path, figure: str | None, **run) -> dict[str, Any]:
+    """One run per value of a recipe field; optionally the 2-D embedding panels."""
+    key, sep, values = spec.partition("=")
+    if not sep or not values:
+        raise ValueError(f"--sweep takes FIELD=V1,V2,... Received: {spec!r}")
+    runs, panels = {}, []
+    for value in (parse_value(v) for v in values.split(",")):
+        tag = key.split(".")[-1]
+        variant = apply_sets(recipe, {key: value}).replace(name=f"{recipe.name}_{tag}{value}")
+        summary = train(variant, out / variant.name, **run)
+        runs[str(value)] = summary.get("test") or summary.get("val")
+        if figure:
+            saved = np.load(out / variant.name / "eval" / "test" / "test_embeddings.npz")
+            label = "softmax alone" if (key == "loss_args.weight" and value == 0) \
+                else f"{'lambda' if tag == 'weight' else tag} = {value}"
+            acc = (summary.get("test") or {}).get("acc@1")
+            panels.append((label + (f"\ntest acc {acc:.4f}" if acc is not None else ""),
+                           saved["embeddings"], saved["labels"]))
+    result = {"recipe": recipe.name, "parameter": key, "runs": runs}
+    from training.checkpoints import write_json
+
+    write_json(out / f"{recipe.name}_sweep.json", result)
+    if figure:
+        from training.tasks.metric import plot_embeddings_2d
+
+        result["figure"] = str(plot_embeddings_2d(panels, figure))
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Runs the CLI; returns the summary. Exit codes: see `training.cli`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.backend and args.backend != keras.backend.backend():
         parser.error(f"--backend {args.backend}: Keras was already imported with the "
                      f"{keras.backend.backend()} backend; run `python -m training.train` "
-                     f"(or set KERAS_BACKEND={args.backend}).")
+                     f"(or set KERAS_BACKEND={args.backend})")
+    if args.sweep_figure and not args.sweep:
+        parser.error("--sweep-figure needs --sweep (it draws one panel per run)")
+    run = dict(strategy=args.strategy, mixed_precision=args.mixed_precision,
+               jit_compile=True if args.jit_compile else "auto", pipeline=args.pipeline,
+               verbose="auto" if args.verbose is None else args.verbose,
+               tensorboard=not args.no_tensorboard, restart=args.restart)
     try:
         recipe = recipe_from_args(args)
-    except (ValueError, TypeError) as e:
-        parser.error(str(e))
-    out = Path(args.out or Path("runs") / recipe.name)
-    verbose = "auto" if args.verbose is None else args.verbose
-    if recipe.objective != "softmax":  # center / triplet / contrastive recipes
-        from training import metric_learning
-
-        if args.strategy != "none" or args.mixed_precision:
-            parser.error(f"{recipe.name} is a metric-learning recipe: run it without "
-                         "--strategy / --mixed-precision (python -m training.metric_learning).")
-        summary = metric_learning.train(recipe, out, verbose=verbose)
-        print(metric_learning.summary_line(summary, out))
-        return summary
-    summary = train(recipe, out, strategy=args.strategy, mixed_precision=args.mixed_precision,
-                    jit_compile=True if args.jit_compile else "auto", pipeline=args.pipeline,
-                    verbose=verbose, tensorboard=not args.no_tensorboard)
+        out = Path(args.out or Path("runs") / recipe.name)
+        if args.sweep:
+            return _sweep(recipe, args.sweep, out, args.sweep_figure, **run)
+        summary = train(recipe, out, **run)
+    except (DivergedError, DiskFullError) as e:
+        parser.exit(1, f"{parser.prog}: stopped: {e}\n")
+    except USER_ERRORS as e:
+        parser.exit(2, f"{parser.prog}: error: {_one_line(e)}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{parser.prog}: interrupted; run the same command again to resume "
+                         "from the last finished epoch\n")
     if "worker" in summary:  # a non-chief worker of --strategy multiworker
         print(f"worker {summary['worker']} done; its weights: {summary['last_weights']}")
         return summary
-    val = ", ".join(f"{k} {v:.4f}" for k, v in summary["val"].items())
-    print(f"{recipe.name}: {summary['epochs_run']} epochs in {summary['seconds']:.0f} s; "
-          f"best validation: {val or 'n/a'}; outputs in {out}/")
+    if summary.get("status") == "already finished":
+        print(f"{recipe.name} already finished in {out}/ (pass --restart to train again)")
+        return summary
+    print(make_task(recipe).summary_line(summary, out))
     return summary
 
 
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

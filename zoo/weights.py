@@ -6,6 +6,12 @@ which builder arguments the weights need, the input size and preprocessing, the 
 measured metrics, the licence, and where the file is (``file`` bundled in ``zoo/weights/`` or
 ``url``) with its checksum.
 
+Records come from the package's manifest, then the user's own: ``manifest.json`` in the user
+weights folder (``$ZOO_WEIGHTS_DIR``, default ``~/.local/share/zoo/weights``; where
+``python -m training.publish`` writes by default) and any manifest named in ``$ZOO_MANIFEST``
+(paths separated by ``os.pathsep``). A user record's ``file`` lies beside its manifest; a
+user record may not replace a package record (it is skipped with a warning).
+
 Resolution order for a tag: the bundled file, then the zoo cache (``$ZOO_CACHE_DIR``, default
 ``~/.cache/zoo``), then Keras' own cache (``~/.keras/models``, for Keras' ImageNet files), then a
 download. Every file is checked against its checksum before it is used.
@@ -104,6 +110,8 @@ class WeightSpec:
     license: str = ""
     source: str = ""
     notes: str = ""
+    # The folder of the manifest the record came from (None: the package's); not stored.
+    root: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -124,24 +132,67 @@ class WeightSpec:
         return cls(**record)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "", {})}
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if v not in (None, "", {}) and k != "root"}
+
+    @property
+    def folder(self) -> Path:
+        """Where the record's ``file`` lies: beside its manifest."""
+        return Path(self.root) if self.root else BUNDLED_DIR
 
 
 # ---------------------------------------------------------------------------------------------
 # The manifest
 # ---------------------------------------------------------------------------------------------
 
-@functools.cache
-def _records() -> dict[str, WeightSpec]:
-    with open(MANIFEST_PATH, encoding="utf-8") as f:
+def user_weights_dir() -> Path:
+    """The user's own weights and manifest: ``$ZOO_WEIGHTS_DIR``, else
+    ``$XDG_DATA_HOME/zoo/weights`` (default ``~/.local/share/zoo/weights``)."""
+    if os.environ.get("ZOO_WEIGHTS_DIR"):
+        return Path(os.environ["ZOO_WEIGHTS_DIR"])
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "zoo" / "weights"
+
+
+def manifest_paths() -> list[Path]:
+    """The manifests read, in order: the package's, the user's, then ``$ZOO_MANIFEST``."""
+    extra = [Path(p) for p in os.environ.get("ZOO_MANIFEST", "").split(os.pathsep) if p]
+    return [MANIFEST_PATH, user_weights_dir() / "manifest.json", *extra]
+
+
+def read_manifest(path: Path, root: Path | None = None) -> dict[str, WeightSpec]:
+    """The records of one manifest file (``root``: where its files lie, None = the package)."""
+    with open(path, encoding="utf-8") as f:
         raw = json.load(f)
+    if not isinstance(raw, dict):
+        raise WeightsError(f"{path} must hold a JSON object {{\"arch.tag\": record}}.")
     records = {}
     for key, record in raw.items():
-        spec = WeightSpec.from_dict(record)
+        spec = WeightSpec.from_dict({**record, "root": str(root) if root else None})
         if spec.key != key:
-            raise WeightsError(f"manifest.json: key {key!r} does not match its record "
+            raise WeightsError(f"{path}: key {key!r} does not match its record "
                                f"({spec.arch}.{spec.tag})")
         records[key] = spec
+    return records
+
+
+@functools.cache
+def _records() -> dict[str, WeightSpec]:
+    records = read_manifest(MANIFEST_PATH)
+    for path in manifest_paths()[1:]:
+        if not path.is_file() or path.resolve() == MANIFEST_PATH.resolve():
+            continue
+        try:
+            user = read_manifest(path, root=path.parent)
+        except (OSError, ValueError) as e:  # a broken user manifest must not break `import zoo`
+            logger.warning("Ignoring weight manifest %s: %s", path, e)
+            continue
+        for key, spec in user.items():
+            if key in records and records[key].root is None:
+                logger.warning("%s: %s is a record of the package; the user record is skipped "
+                               "(publish it under another tag).", path, key)
+                continue
+            records[key] = spec
     return records
 
 
@@ -312,7 +363,7 @@ def local_candidates(spec: WeightSpec, include_top: bool = True) -> list[Path]:
     the bundled file, else the zoo cache and Keras' cache. Nothing is read or verified."""
     resource = _resource(spec, include_top)
     if resource.get("file"):
-        return [BUNDLED_DIR / resource["file"]]
+        return [spec.folder / resource["file"]]
     if not resource.get("url"):
         return []
     fname = resource["url"].rsplit("/", 1)[-1]
@@ -338,10 +389,11 @@ def resolve_file(spec: WeightSpec, include_top: bool = True, progress: bool = Tr
     """
     resource = _resource(spec, include_top)
     if resource.get("file"):
-        path = BUNDLED_DIR / resource["file"]
+        path = spec.folder / resource["file"]
         if not path.exists():
-            raise WeightsError(f"The bundled file of {spec.key} is missing: {path}. "
-                               "Reinstall the package.")
+            raise WeightsError(f"The file of {spec.key} is missing: {path}. " +
+                               ("Reinstall the package." if spec.root is None else
+                                "Publish it again (python -m training.publish)."))
         _verify(path, resource)
         return path
     url = resource.get("url")

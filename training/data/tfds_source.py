@@ -37,3 +37,39 @@ def tfds_dataset(name: str, split: str = "train", *, data_dir: str | None = None
         return {"image": example[image_key], "label": tf.cast(example[label_key], tf.int64)}
 
     return ds.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE), info
+
+
+def tfds_source(name: str, split: str = "train", *, data_dir: str | None = None,
+                image_key: str = "image", label_key: str = "label"):
+    """A tensorflow-datasets split as an in-memory `LabelledSource` (uint8 arrays).
+
+    The path for named sets (``mnist``, ``cifar10``) when no data folder is given: the first
+    call downloads and prepares the set (internet needed), later ones read
+    ``~/tensorflow_datasets``. Every image must have one size (true of MNIST and CIFAR-10).
+
+    Raises:
+        ValueError: the dataset has no ``image_key`` / ``label_key`` feature, or images of
+            several sizes.
+    """
+    import numpy as np
+    import tensorflow_datasets as tfds
+
+    from training.data.sources import LabelledSource
+
+    ds, info = tfds_dataset(name, split, data_dir=data_dir, image_key=image_key,
+                            label_key=label_key)
+    images, labels = [], []
+    for example in tfds.as_numpy(ds):
+        images.append(example["image"])
+        labels.append(example["label"])
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(f"tfds:{name} has images of several sizes {sorted(shapes)[:3]}; "
+                         "use it through training.data.load_dataset (tf.data) instead.")
+    x = np.stack(images) if images else np.zeros((0, 1, 1, 1), np.uint8)
+    if x.ndim == 3:
+        x = x[..., None]
+    return LabelledSource(kind="arrays", items=x.astype(np.uint8),
+                          labels=np.asarray(labels, np.int64),
+                          class_names=tuple(info.features[label_key].names),
+                          name=f"tfds:{name}/{split}")

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+TASKS = ("classification", "metric", "segmentation", "depth")
 OBJECTIVES = ("softmax", "center", "triplet", "contrastive", "segmentation", "depth")
+# The task each objective belongs to (recipes written before `task` existed name only this).
+TASK_OF_OBJECTIVE = {"softmax": "classification", "center": "metric", "triplet": "metric",
+                     "contrastive": "metric", "segmentation": "segmentation", "depth": "depth"}
+FREEZE_HELP = "'backbone' or a layer name"
 SCHEDULES = ("constant", "step", "exponential", "polynomial", "cosine", "onecycle")
 
 
@@ -24,9 +29,12 @@ class Recipe:
 
     Attributes:
         name: the recipe's name (its file name).
+        task: ``classification``, ``metric``, ``segmentation`` or ``depth``: which
+            `training.tasks` adapter runs the recipe (default: the ``objective``'s task).
         model: a zoo registry name; ``builder_args`` go to ``zoo.build``.
         dataset: a `training.data.load_source` name (``mnist``, ``cifar10``, ``folder:PATH``).
-        data_dir: where the dataset lives (default: ``$ZOO_DATA_DIR`` or ../shared/datasets).
+        data_dir: where the dataset lives (default: ``$ZOO_DATA_DIR``; without either,
+            MNIST and CIFAR-10 load through tensorflow-datasets, see `training.data`).
         image_size, channels, fit: the model input and how images get there (``"pad"``,
             ``"resize"``, ``"none"``); see `training.data.pipeline.prepare_image`.
         val_fraction: share of the training split held out for validation (stratified,
@@ -72,12 +80,29 @@ class Recipe:
         `training.dense`): ``augment`` is a dict of `training.augment_dense.JointAugment`
         arguments; ``loss_args`` configures the loss (``{"dice": 0.5}`` adds half a Dice
         loss to the cross-entropy; ``{"lam": 0.5}`` is the scale-invariant loss's lambda).
-        test_fraction: a dataset without a labelled test split (the 30 ISBI membranes) holds
-            out this share of its images, taken from the end in file order (consecutive EM
-            slices look alike, so a contiguous split does not leak neighbours); validation
-            takes ``val_fraction`` just before it.
+        test_fraction: a dataset without a labelled test split holds out this share of its
+            images: a plain ``folder:DIR`` of ``<class>/<image>`` (a seeded, stratified share;
+            0 means 0.2), or the 30 ISBI membranes (taken from the end in file order:
+            consecutive EM slices look alike, so a contiguous split does not leak
+            neighbours; validation takes ``val_fraction`` just before it).
         fine_epochs: depth only: epochs of stage 2 (the fine network, coarse frozen) after
             ``epochs`` of stage 1 (the coarse network alone).
+
+        Transfer learning (classification; the two phases of the Keras fine-tuning guide):
+        weights: a weight tag of ``model`` (``"cifar10"``) or a weight file; its backbone
+            (``include_top=False``) initialises the model, whose head is new (sized by the
+            data's classes).
+        freeze: ``"backbone"`` (every layer the weights came into) or a layer name (that
+            layer and every one before it) stays frozen in phase 1.
+        unfreeze_after: phase 2 starts after this many epochs (0: no phase 2): everything is
+            trainable except batch-norm layers, which stay in inference mode, at
+            ``finetune_lr`` (default ``lr / 10``) for the remaining ``epochs``.
+
+        Faults:
+        skip_corrupt: drop images that cannot be decoded (counted in the log) instead of
+            stopping with the file's name.
+        diverge_factor: stop when a batch loss exceeds this many times the first batches'
+            loss (at least 1); a NaN or infinite loss always stops the run (0: only those).
     """
 
     name: str
@@ -119,9 +144,20 @@ class Recipe:
     train_identities: int | None = None
     test_fraction: float = 0.0
     fine_epochs: int = 0
+    task: str | None = None
+    weights: str | None = None
+    freeze: str | None = None
+    unfreeze_after: int = 0
+    finetune_lr: float | None = None
+    skip_corrupt: bool = False
+    diverge_factor: float = 1e4
 
     def __post_init__(self):
         self.image_size = tuple(self.image_size)
+        if len(self.image_size) != 2 or not all(isinstance(d, int) and not isinstance(d, bool)
+                                                and d > 0 for d in self.image_size):
+            raise ValueError(f"`image_size` must be two positive integers (height, width). "
+                             f"Received: image_size={self.image_size!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}. "
                              f"Received: optimizer={self.optimizer!r}")
@@ -137,8 +173,30 @@ class Recipe:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"`objective` must be one of {OBJECTIVES}. "
                              f"Received: objective={self.objective!r}")
+        if self.task is None:
+            self.task = TASK_OF_OBJECTIVE[self.objective]
+        if self.task not in TASKS:
+            raise ValueError(f"`task` must be one of {TASKS}. Received: task={self.task!r}")
+        if TASK_OF_OBJECTIVE[self.objective] != self.task:
+            if self.objective == "softmax" and self.task in ("segmentation", "depth"):
+                self.objective = self.task
+            else:
+                allowed = [o for o, t in TASK_OF_OBJECTIVE.items() if t == self.task]
+                raise ValueError(f"`objective` {self.objective!r} is not a {self.task} "
+                                 f"objective; use one of {allowed}.")
         if self.pk is not None:
             self.pk = tuple(self.pk)
+        if not isinstance(self.unfreeze_after, int) or not 0 <= self.unfreeze_after < self.epochs:
+            raise ValueError(f"`unfreeze_after` must be an integer in [0, epochs={self.epochs}) "
+                             f"(phase 2 needs at least one epoch). Received: "
+                             f"{self.unfreeze_after!r}")
+        if (self.freeze or self.unfreeze_after) and not self.weights:
+            raise ValueError("`freeze` / `unfreeze_after` fine-tune pretrained weights: give "
+                             "`weights` (a tag of the model or a weight file) too.")
+        if self.freeze is not None and (not isinstance(self.freeze, str) or not self.freeze):
+            raise ValueError(f"`freeze` must be {FREEZE_HELP}. Received: {self.freeze!r}")
+        if self.diverge_factor < 0:
+            raise ValueError(f"`diverge_factor` must be >= 0. Received: {self.diverge_factor}")
         if self.channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3. Received: {self.channels!r}")
 

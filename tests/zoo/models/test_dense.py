@@ -235,7 +235,7 @@ def test_eigen_overfits_a_tiny_batch():
 
 
 def test_shipped_depth_weights_beat_a_constant_on_new_scenes():
-    from training.dense import depth_targets
+    from training.tasks.dense import depth_targets
     from training.data.scenes import generate_scenes
 
     model = zoo.load("eigen_depth", weights="scenes")
