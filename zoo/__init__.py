@@ -18,13 +18,35 @@ from typing import Any
 
 import keras
 
-from zoo import losses, metric, metrics, visualize, weights as _weights
-from zoo.registry import get_entry, list_models, register
+from zoo import losses, metric, metrics, visualize
+from zoo import models  # noqa: F401  (importing the model package registers every builder)
+from zoo import registry as _registry, weights as _weights
+from zoo.registry import get_entry, register
 from zoo.weights import transfer_by_name
 
 __version__ = "0.1.0"
 __all__ = ["build", "describe", "list_models", "load", "losses", "metric", "metrics", "register",
            "transfer_by_name", "visualize"]
+
+
+def list_models(task: str | None = None, pretrained: bool | None = None,
+                pattern: str | None = None) -> list[str]:
+    """Lists registered model names, naturally sorted.
+
+    Args:
+        task: keep only this task (``"classification"``, ``"segmentation"``, ...).
+        pretrained: ``True`` keeps models with at least one weight tag, ``False`` those
+            without, ``None`` keeps all.
+        pattern: an fnmatch wildcard such as ``"resnet*"``.
+
+    Example:
+        >>> zoo.list_models(pattern="vgg*")
+        ['vgg16', 'vgg19']
+    """
+    names = _registry.list_models(task, pattern=pattern)
+    if pretrained is None:
+        return names
+    return [name for name in names if bool(_weights.weight_tags(name)) == pretrained]
 
 
 def _split_name(name: str) -> tuple[str, str | None]:

@@ -3,6 +3,11 @@
 Follows timm's decorator registry (a variant is registered where it is defined) and
 torchvision's rule that a duplicate name is an error, not a silent overwrite. Weight records
 live apart from the code, in ``zoo/weights/manifest.json`` (see `zoo.weights`).
+
+The registry is a leaf, as timm's is: it imports nothing from ``zoo``. The model modules import
+it and register themselves; ``zoo/__init__.py`` imports ``zoo.models``, so every builder is
+registered before any ``zoo.*`` import returns. Which models have weights is `zoo.weights`'
+knowledge: ``zoo.list_models(pretrained=...)`` filters on it.
 """
 
 from __future__ import annotations
@@ -99,14 +104,8 @@ def natural_key(name: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def _ensure_models_imported() -> None:
-    # Importing the model package runs every @register decorator.
-    import zoo.models  # noqa: F401
-
-
 def entries() -> dict[str, ModelEntry]:
     """All registered entries, keyed by name."""
-    _ensure_models_imported()
     return dict(_REGISTRY)
 
 
@@ -116,7 +115,6 @@ def get_entry(name: str) -> ModelEntry:
     Raises:
         ValueError: for an unknown name, listing the closest registered names.
     """
-    _ensure_models_imported()
     if not isinstance(name, str):
         raise ValueError(f"A model name must be a string. Received: {name!r}")
     key = name.lower()
@@ -128,32 +126,22 @@ def get_entry(name: str) -> ModelEntry:
                      f"{len(_REGISTRY)} models.")
 
 
-def list_models(task: str | None = None, pretrained: bool | None = None,
-                pattern: str | None = None) -> list[str]:
+def list_models(task: str | None = None, *, pattern: str | None = None) -> list[str]:
     """Lists registered model names, naturally sorted.
+
+    ``zoo.list_models`` adds the ``pretrained`` filter (the weight manifest's knowledge).
 
     Args:
         task: keep only this task (``"classification"``, ``"segmentation"``, ...).
-        pretrained: ``True`` keeps models with at least one weight tag, ``False`` those
-            without, ``None`` keeps all.
         pattern: an fnmatch wildcard such as ``"resnet*"``.
 
     Example:
         >>> list_models(pattern="vgg*")
         ['vgg16', 'vgg19']
     """
-    from zoo import weights  # the manifest knows which models have weights
-
-    _ensure_models_imported()
     if task is not None and task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS} or None. Received: task={task!r}")
-    names = []
-    for name, entry in _REGISTRY.items():
-        if task is not None and entry.task != task:
-            continue
-        if pattern is not None and not fnmatch.fnmatch(name, pattern.lower()):
-            continue
-        if pretrained is not None and bool(weights.weight_tags(name)) != pretrained:
-            continue
-        names.append(name)
+    names = [name for name, entry in _REGISTRY.items()
+             if (task is None or entry.task == task)
+             and (pattern is None or fnmatch.fnmatch(name, pattern.lower()))]
     return sorted(names, key=natural_key)

@@ -4,6 +4,9 @@ A network built for ``(None, None, C)`` inputs accepts any size until a skip con
 feature map of another size, deep inside, with an error about a concatenation. This layer sits
 after the input and says instead which sizes work and the nearest ones to what was given
 (segmentation_models_pytorch's ``check_input_shape`` does the same).
+
+The size arithmetic (`size_rule`, `nearest_sizes`) lives here too, below the model builders
+that check a fixed ``input_shape`` with it (`zoo.models.common.dense_input`, ``eigen_depth``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ def valid_unpadded_unet_size(size: int, depth: int) -> bool:
             return False
         size //= 2
     return size - 4 > 0
+
+
+def nearest_sizes(size: int, valid, count: int = 2) -> list[int]:
+    """The valid sizes closest to ``size`` (one below and one above when they exist)."""
+    below = [s for s in range(size, 0, -1) if valid(s)][:1]
+    above = [s for s in range(size + 1, size + 4096) if valid(s)][:count - len(below)]
+    return below + above
 
 
 def size_rule(divisor: int = 1, unpadded_depth: int | None = None):
@@ -53,8 +63,6 @@ class InputSizeCheck(keras.layers.Layer):
         self.model_name, self.divisor, self.unpadded_depth = model_name, divisor, unpadded_depth
 
     def call(self, inputs):
-        from zoo.models.common import nearest_sizes
-
         valid, rule = size_rule(self.divisor, self.unpadded_depth)
         for axis, size in zip(("height", "width"), inputs.shape[1:3]):
             if isinstance(size, int) and not valid(size):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.layers import image_input, validate_head_args
+from zoo.layers.checks import InputSizeCheck, nearest_sizes, size_rule
 from zoo.registry import get_entry
 from zoo.weights import check_weights_arg
 
@@ -68,13 +69,6 @@ def embedding_input(name: str, *, include_top: bool, weights: Any, input_tensor:
                        fixed_size=False, include_top=include_top)
 
 
-def nearest_sizes(size: int, valid, count: int = 2) -> list[int]:
-    """The valid sizes closest to ``size`` (one below and one above when they exist)."""
-    below = [s for s in range(size, 0, -1) if valid(s)][:1]
-    above = [s for s in range(size + 1, size + 4096) if valid(s)][:count - len(below)]
-    return below + above
-
-
 def dense_input(name: str, *, input_shape: Any, input_tensor: Any, default_shape: tuple,
                 divisor: int = 1, unpadded_depth: int | None = None):
     """Validates the input of a fully convolutional network and returns ``(inputs, image)``.
@@ -87,8 +81,6 @@ def dense_input(name: str, *, input_shape: Any, input_tensor: Any, default_shape
     Raises:
         ValueError: for a size the network cannot take, naming the nearest valid sizes.
     """
-    from zoo.layers.checks import InputSizeCheck, size_rule
-
     valid, rule = size_rule(divisor, unpadded_depth)
     if input_shape is None and input_tensor is None:
         input_shape = default_shape

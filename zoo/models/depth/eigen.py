@@ -17,8 +17,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.models.common import nearest_sizes
 from zoo.layers import image_input
+from zoo.layers.checks import nearest_sizes
 from zoo.registry import register
 from zoo.weights import apply_weights, check_weights_arg
 
