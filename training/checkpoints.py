@@ -238,6 +238,11 @@ class RunFolder:
         except (OSError, ValueError) as e:
             raise RunError(f"{path} cannot be read ({e}); pass --restart to train again in "
                            f"{self.out} or choose another --out.") from e
+        if not state.get("next_epoch") and not state.get("finished"):
+            # nothing was trained (a run that diverged or was stopped in its first epoch)
+            self.state = self._fresh()
+            self.state["recipe"] = recipe
+            return self
         before = state.get("recipe", {})
         differs = sorted(k for k in set(before) | set(recipe)
                          if k not in may_differ and before.get(k) != recipe.get(k))

@@ -5,7 +5,7 @@ its loss and metrics, the evaluation and the figure, cut into one or more `Phase
 fine-tuning run trains its new head, then the whole network; the depth network trains its
 coarse stack, then the fine one; a triplet run warms up with batch-all mining). The engine
 does the rest, once, for all of them (Ultralytics' ``BaseTrainer`` and its task trainers, timm's
-``TrainingTask``, keras-hub's ``Task.compile`` defaults: see ``../shared/STYLE.md`` section 7):
+``TrainingTask`` and checkpoint saver, keras-hub's ``Task.compile`` defaults):
 
 * optimiser + schedule per phase (`training.optim`), mixed precision, XLA;
 * strategies: ``mirrored`` (tf.distribute over local devices), ``multiworker`` (the custom
@@ -39,8 +39,8 @@ import keras
 import numpy as np
 
 from training.checkpoints import (DiskFullError, DivergedError, RunError, RunFolder,
-                                  disk_guard, load_weights, read_log, temp_path,
-                                  write_json)
+                                  disk_guard, load_weights, read_log, save_weights,
+                                  temp_path, write_json)
 from training.optim import current_lr, make_optimizer
 
 logger = logging.getLogger("training.engine")
@@ -182,6 +182,10 @@ class EpochKeeper(keras.callbacks.Callback):
             return
         improved = None
         value = row.get(self.monitor)
+        if self.phase.best and self.monitor not in row:
+            logged = sorted(k for k in row if k not in ("epoch", "phase"))
+            raise RunError(f"`monitor` {self.monitor!r} is not logged by this run; it logs "
+                           f"{logged}. Set the recipe's monitor to one of them.")
         if self.phase.best and _finite(value):
             best = self.folder.best(self.phase.best)
             if best is None or (value < best["value"] if self.mode == "min"
@@ -344,7 +348,8 @@ def fit(task, out: str | Path, *, strategy: str = "none", mixed_precision: str |
         seconds = time.perf_counter() - start_time
         if mixed_precision:
             keras.mixed_precision.set_global_policy(previous_policy)
-        if status != "finished" and dist.chief:
+        # A run that stopped (not a mistaken command, which leaves the folder as it was)
+        if status in ("diverged", "disk full", "interrupted") and dist.chief:
             with contextlib.suppress(OSError, RunError):
                 folder.commit(status=status, error=str(failure) if failure else None)
                 _write_summary(task, folder, out, seconds, status, failure, strategy,
@@ -354,12 +359,22 @@ def fit(task, out: str | Path, *, strategy: str = "none", mixed_precision: str |
     if not dist.chief:
         target = out / f"worker{dist.worker}"
         target.mkdir(parents=True, exist_ok=True)
-        setup.export.save_weights(target / "last.weights.h5")
+        tmp = save_weights(setup.export, target / "last.weights.h5")
+        os.replace(tmp, target / "last.weights.h5")
         return {"worker": dist.worker, "last_weights": str(target / "last.weights.h5"),
                 "status": "finished"}
     try:
         with disk_guard(out):
-            results = task.after_fit(setup, out) or {}
+            if dist.name == "multiworker":
+                # Keras' evaluate / predict fail under MultiWorkerMirroredStrategy like fit
+                # does (the other workers have left): validation on the chief alone; the test
+                # split through `python -m training.evaluate RUN`.
+                from training.distributed import evaluate_local
+
+                results = {"val": evaluate_local(setup.model, setup.val, setup.loss,
+                                                 setup.metrics)} if setup.val is not None else {}
+            else:
+                results = task.after_fit(setup, out) or {}
             folder.finish("finished")
             return _write_summary(task, folder, out, time.perf_counter() - start_time,
                                   "finished", None, strategy, mixed_precision, setup=setup,
@@ -434,7 +449,7 @@ def _run_phases(task, folder: RunFolder, dist: Distribution, out: Path, *, jit_c
     if setup is None:
         raise RunError(f"{out}: no phase left to run and no checkpoint to start from.")
     last = phases[-1]
-    if last.best and (out / last.best).exists():
+    if folder.write and last.best and (out / last.best).exists():  # non-chief workers: last
         load_weights(setup.export, out / last.best)
     return setup, "finished"
 

@@ -146,6 +146,8 @@ def build_parser() -> Parser:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
                    help="override a recipe field (e.g. --set test_fraction=0.3)")
     p.add_argument("--out", help="where metrics.json and the figure go")
+    p.add_argument("--figure", metavar="PNG", help="also copy the task's figure here (the "
+                   "confusion matrix, the prediction grid, the embedding scatter)")
     p.add_argument("--backend", choices=("tensorflow", "jax", "torch"))
     return p
 
@@ -174,6 +176,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         print(json.dumps({k: v for k, v in report.items() if k != "files"}, indent=2))
     print(f"wrote {out}/metrics.json")
+    figure = (report.get("files") or {}).get("figure")
+    if args.figure and figure:
+        import shutil
+
+        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(figure, args.figure)
+        print(f"wrote {args.figure}")
     return report
 
 

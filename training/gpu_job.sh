@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The GPU run of the shipped CIFAR-10 weights and the GPU benchmark, for the lent device
 # machine (JAX + CUDA + PyTorch, no TensorFlow, no network). Prepare here, on the CPU:
-#   bash ../shared/tools/device-wheels.sh          # .whl/: keras, namex, optree
-#   python -m training.data.pack ../shared/datasets/cifar10/cifar10_jpg.zip --split train \
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform \
+#       manylinux2014_x86_64 -d .whl keras==3.15.1 namex optree   # .whl/: Keras for JAX
+#   python -m training.data.pack DATA/cifar10/cifar10_jpg.zip --split train \
 #       --out .data/cifar10_train.zip               # 44 MiB of training JPEGs
 # then call the device tool with carry [".whl", ".data"] and the command
 #   bash training/gpu_job.sh bench          # first call: the GPU benchmark (about 6 minutes)
 #   bash training/gpu_job.sh train [seconds] # then as many calls as the run needs
 # Each train call trains for at most `seconds` (default 540, under the 10-minute limit) and
-# stops cleanly; BackupAndRestore resumes the run at its last finished epoch on the next call
+# stops cleanly (SIGINT); the engine resumes the run at its last finished epoch on the next call
 # while the machine is warm (runs/ stays there). Results go to $OUT: best/last weights, the
 # CSV log, the curves, summary.json and the benchmark JSON. Evaluate on the test split on the
 # CPU afterwards:  python -m training.evaluate --recipe resnet20_cifar10 --weights <best.weights.h5>

@@ -547,7 +547,8 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
         raise ValueError(f"`license` is required for a record in the package manifest "
                          f"{W.MANIFEST_PATH} (every shipped record names its licence). "
                          "Received: license=''.")
-    if not real_manifest:
+    read_by_zoo = manifest.resolve() in {p.resolve() for p in W.manifest_paths()}
+    if read_by_zoo and not real_manifest:  # a user record may not shadow a package one
         package = W.read_manifest(W.MANIFEST_PATH)
         if f"{arch}.{tag}" in package:
             raise ValueError(f"{arch}.{tag} is a record of the package; publish your weights "
@@ -671,7 +672,7 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
         "dataset": dataset, "split": split, "metrics": metrics,
         "num_params": int(model.count_params()), "recipe": recipe, "commit": commit,
     }
-    if final.parent.resolve() == manifest.parent.resolve():
+    if url is None and final.parent.resolve() == manifest.parent.resolve():
         record["file"] = final.name  # beside its manifest: bundled, or the user's folder
     else:
         if url is None:
@@ -697,7 +698,6 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
     runtime_only = {k: s for k, s in runtime_only.items() if k not in before}
     logger.info("Manifest %s: %s %s.", manifest, "replaced" if spec.key in before else "added",
                 spec.key)
-    read_by_zoo = manifest.resolve() in {p.resolve() for p in W.manifest_paths()}
     _refresh_registry(spec, real_manifest or read_by_zoo, register, runtime_only)
     return PublishReport(spec=spec, path=final, dtype=dtype, max_abs_diff=diff,
                          argmax_agreement=agreement, fallback_reason=reason, copies=copies)

@@ -1,13 +1,13 @@
 """Writes the demo example inputs in ``demos/examples/`` (run once; the files are committed).
 
-    python -m demos.examples.make_examples [--data ../shared/datasets]
+    python -m demos.examples.make_examples --data DATA   # or with $ZOO_DATA_DIR set
 
 What it writes, and from where (licences in ``demos/examples/README.md``):
 
 - ``digits/digit_<label>.png``: four MNIST test digits (28x28, white on black) from the
   samples shipped in ``training/data/samples/mnist``, and ``mnist_gallery.npz``: the first
   500 of those test digits with labels, the point cloud of the Verify tab's digit picture.
-- ``cifar10/<class>.jpg``: four CIFAR-10 test images (32x32 JPEG) from the shared zip.
+- ``cifar10/<class>.jpg``: four CIFAR-10 test images (32x32 JPEG) from ``DATA/cifar10/cifar10_jpg.zip``.
 - ``faces/s<N>_<k>.png``: AT&T faces of identities s35-s40, never seen in training (the
   weights' test identities), three each, converted from PGM to PNG.
 - ``scenes/scene_<k>.png`` and ``scene_<k>_depth.png``: rendered rooms with their exact
@@ -21,6 +21,7 @@ What it writes, and from where (licences in ``demos/examples/README.md``):
 from __future__ import annotations
 
 import argparse
+import os
 import zipfile
 from pathlib import Path
 
@@ -111,10 +112,14 @@ def _membrane(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets",
-                        help="the shared datasets folder (CIFAR-10 zip, AT&T faces)")
+    parser.add_argument("--data", type=Path, default=os.environ.get("ZOO_DATA_DIR"),
+                        help="the datasets folder: cifar10/cifar10_jpg.zip and "
+                             "att_faces/s1..s40 (default $ZOO_DATA_DIR)")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args(argv)
+    if args.data is None:
+        parser.error("give --data DIR (or set ZOO_DATA_DIR): the folder with CIFAR-10 and the "
+                     "AT&T faces")
     _digits(args.out)
     _cifar(args.out, args.data)
     _faces(args.out, args.data)

@@ -82,7 +82,8 @@ def test_image_zip_equals_folder(tmp_path):
 def test_image_folder_missing_paths(tmp_path):
     with pytest.raises(FileNotFoundError, match="Image folder not found"):
         image_folder(tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match="Split folder not found.*'test', 'train'"):
+    with pytest.raises(FileNotFoundError, match=r"has no 'val/<class>/<image>' entries; its "
+                       r"top-level folders are \['test', 'train'\]"):
         image_folder(DIGITS, "val")
     (tmp_path / "empty" / "cls").mkdir(parents=True)
     with pytest.raises(ValueError, match="No images"):

@@ -1,29 +1,19 @@
-"""training.dense end to end on tiny real-format fixtures: U-Net on membrane PNG pairs, the
-Eigen net's two stages on generated scenes, evaluation on 16-bit PGM depth frames."""
+"""The segmentation and depth tasks on tiny real-format fixtures: U-Net on membrane PNG pairs,
+the Eigen net's two phases on generated scenes, evaluation on 16-bit PGM depth frames."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import keras
-from training import dense
-from training.recipes import load_recipe
+from tests.training.conftest import tiny_recipe
+from training.tasks import dense
+from training.tasks.depth import DepthTask
+from training.tasks.segmentation import SegmentationTask
+from training.train import train
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    """The fixtures laid out as ../shared/datasets lays out the real data."""
-    root = tmp_path / "datasets"
-    (root / "isbi2012_membrane" / "data").mkdir(parents=True)
-    os.symlink(FIXTURES / "membrane", root / "isbi2012_membrane" / "data" / "membrane")
-    (root / "rgbd_nyu5" / "ch5").mkdir(parents=True)
-    os.symlink(FIXTURES / "rgbd", root / "rgbd_nyu5" / "ch5" / "rgbd")
-    return root
+WEIGHTS = Path(__file__).resolve().parents[2] / "zoo" / "weights"
 
 
 def test_contiguous_split_keeps_file_order():
@@ -42,44 +32,43 @@ def test_depth_targets_sample_without_blending_missing_pixels():
     np.testing.assert_array_equal(out[0, :, :, 0], [[0, 7], [13, 15]])
 
 
-def test_unet_recipe_end_to_end(data_dir, tmp_path):
-    recipe = load_recipe("unet_membrane").replace(
-        data_dir=str(data_dir), val_fraction=0.34, test_fraction=0.34, epochs=2,
-        steps_per_epoch=2, batch_size=2, builder_args={"filters": 4, "depth": 2,
-                                                        "num_classes": 2},
+def test_unet_recipe_end_to_end(tmp_path, mnist_dir, dense_dir):
+    recipe = tiny_recipe("segmentation", mnist_dir, dense_dir).replace(
         augment={"flip": "horizontal_and_vertical", "rotate90": True, "elastic": 3.0})
     out = tmp_path / "run"
-    summary = dense.train(recipe, out, verbose=0)
-    assert (out / "best.weights.h5").exists() and (out / "log.csv").exists()
+    summary = train(recipe, out, verbose=0, tensorboard=False)
     test = summary["test"]
     assert test["images"] == 1 and 0 <= test["miou"] <= 1 and 0 <= test["pixel_acc"] <= 1
     assert set(json.loads((out / "summary.json").read_text())["test"]) >= {"miou", "pixel_acc"}
-    model = dense.build_segmentation(recipe)
-    model.load_weights(out / "best.weights.h5")
-    figure = dense.prediction_figure(recipe, model, tmp_path / "grid.png")
-    assert figure.stat().st_size > 1000
+    assert {"loss", "mean_iou", "pixel_accuracy"} <= set(summary["val"])
+    assert (out / "eval" / "test" / "predictions.png").stat().st_size > 1000
+    metrics = json.loads((out / "eval" / "test" / "metrics.json").read_text())
+    assert metrics["miou"] == test["miou"] and metrics["split"] == "test"
 
 
-def test_depth_recipe_two_stages(data_dir, tmp_path):
-    recipe = load_recipe("eigen_scenes").replace(
-        data_dir=str(data_dir), image_size=(68, 68), limit=16, epochs=1, fine_epochs=1,
-        batch_size=8, builder_args={"width": 0.125, "fc_units": 16})
-    dense.SCENE_SPLITS.update(val=4, test=4)
-    try:
-        summary = dense.train(recipe, tmp_path / "run", verbose=0)
-    finally:
-        dense.SCENE_SPLITS.update(val=200, test=500)
+def test_depth_recipe_two_phases(tmp_path, mnist_dir, dense_dir, small_scenes):
+    recipe = tiny_recipe("depth", mnist_dir, dense_dir)
+    summary = train(recipe, tmp_path / "run", verbose=0, tensorboard=False)
     test = summary["test"]
     for part in ("scenes", "scenes_coarse", "rgbd", "rgbd_mean_baseline"):
         assert test[part]["rmse"] > 0 and 0 <= test[part]["delta1"] <= 1, part
     assert (tmp_path / "run" / "coarse" / "best.weights.h5").exists()
-    # stage 2 kept the coarse weights it was given
-    model = dense.build_depth(recipe, "both")
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["coarse", "fine"]
+    # phase 2 kept the coarse weights it was given (the coarse stack is frozen in it)
+    task = DepthTask.load(recipe)
+    model = task.build_stage("both")
     model.load_weights(tmp_path / "run" / "best.weights.h5")
-    coarse = dense.build_depth(recipe, "coarse")
+    coarse = task.build_stage("coarse")
     coarse.load_weights(tmp_path / "run" / "coarse" / "best.weights.h5")
     np.testing.assert_allclose(model.get_layer("coarse_fc7").get_weights()[0],
                                coarse.get_layer("coarse_fc7").get_weights()[0])
+
+
+def test_depth_needs_a_fine_phase(mnist_dir, dense_dir):
+    task = DepthTask(tiny_recipe("depth", mnist_dir, dense_dir, fine_epochs=0))
+    with pytest.raises(ValueError, match="fine_epochs` must be >= 1"):
+        task.prepare()
 
 
 def test_numpy_batches_match_shapes_for_any_backend():
@@ -93,10 +82,21 @@ def test_numpy_batches_match_shapes_for_any_backend():
     np.testing.assert_array_equal((xb[..., 0] > 0.5).astype("int32"), yb)
 
 
-def test_cli_evaluates_shipped_weights_with_overrides(data_dir, tmp_path, capsys):
-    weights = Path(__file__).resolve().parents[2] / "zoo" / "weights" / "unet_membrane.weights.h5"
-    summary = dense.main(["unet_membrane", "--evaluate", "--weights", str(weights),
-                          "--data-dir", str(data_dir), "--set", "val_fraction=0.34",
-                          "--set", "test_fraction=0.34", "--figure", str(tmp_path / "g.png")])
-    assert summary["test"]["images"] == 1 and 0 <= summary["test"]["miou"] <= 1
-    assert '"pixel_acc"' in capsys.readouterr().out and (tmp_path / "g.png").exists()
+def test_evaluate_cli_on_the_shipped_unet_with_overrides(dense_dir, tmp_path, capsys):
+    from training.evaluate import main
+
+    report = main(["--recipe", "unet_membrane", "--weights",
+                   str(WEIGHTS / "unet_membrane.weights.h5"), "--data-dir", str(dense_dir),
+                   "--set", "val_fraction=0.34", "--set", "test_fraction=0.34",
+                   "--out", str(tmp_path / "eval")])
+    assert report["images"] == 1 and 0 <= report["miou"] <= 1
+    assert '"pixel_acc"' in capsys.readouterr().out
+    assert (tmp_path / "eval" / "predictions.png").exists()
+
+
+def test_dense_data_needs_a_data_folder(mnist_dir, dense_dir, tmp_path):
+    recipe = tiny_recipe("segmentation", mnist_dir, dense_dir, data_dir=None)
+    with pytest.raises(FileNotFoundError, match="membrane: no data folder given.*--data-dir"):
+        SegmentationTask(recipe).prepare()
+    with pytest.raises(FileNotFoundError, match="zhixuhao/unet"):
+        SegmentationTask(recipe.replace(data_dir=str(tmp_path))).prepare()

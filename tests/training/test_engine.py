@@ -336,6 +336,6 @@ def test_a_commit_interrupted_before_its_renames_is_finished_on_open(tmp_path):
     folder = C.RunFolder(tmp_path).open({"name": "x"})
     (tmp_path / ".best.tmp").write_text("new")
     (tmp_path / "best.weights.h5").write_text("old")
-    folder.commit(pending={".best.tmp": "best.weights.h5"})  # killed right after the commit
+    folder.commit(next_epoch=1, pending={".best.tmp": "best.weights.h5"})  # killed here
     C.RunFolder(tmp_path).open({"name": "x"})
     assert (tmp_path / "best.weights.h5").read_text() == "new"

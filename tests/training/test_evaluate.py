@@ -66,7 +66,7 @@ def test_cli_on_fixture_folder(tmp_path, capsys):
     assert "top-1 accuracy" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--model", "lenet5", "--weights", str(tmp_path / "w.weights.h5")])
-    assert "pass --recipe" in capsys.readouterr().err
+    assert "pass a run folder, --recipe" in capsys.readouterr().err
 
 
 def test_shipped_lenet5_mnist_weights_are_accurate():

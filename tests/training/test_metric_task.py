@@ -1,30 +1,18 @@
-"""Metric-learning runs on tiny real fixtures: samplers, the three objectives, evaluation."""
+"""The metric-learning task on tiny real fixtures: samplers, the three objectives, evaluation."""
 
 import json
-import shutil
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import zoo
-from training import metric_learning as ML
+from tests.training.conftest import FIXTURES
 from training.data.metric import pair_indices, pk_indices
 from training.recipes import Recipe, load_recipe
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def mnist_dir(tmp_path_factory):
-    """The 40 fixture digits as MNIST's train and test files (the test split = the same)."""
-    folder = tmp_path_factory.mktemp("mnist")
-    for kind in ("images-idx3", "labels-idx1"):
-        src = FIXTURES / f"mnist-tiny-{kind}-ubyte.gz"
-        shutil.copy(src, folder / f"train-{kind}-ubyte.gz")
-        shutil.copy(src, folder / f"t10k-{kind}-ubyte.gz")
-    return folder
+from training.tasks import metric as ML
+from training.tasks.metric import MetricTask
+from training.train import train
 
 
 def test_pair_indices_are_balanced_and_labelled_right():
@@ -117,7 +105,7 @@ def test_each_objective_runs_end_to_end(tmp_path, mnist_dir, objective, extra):
                     objective=objective, image_size=(28, 28), channels=1, fit="none",
                     val_fraction=0.5, batch_size=8, epochs=2, optimizer="adam", lr=1e-3,
                     **extra)
-    summary = ML.train(recipe, tmp_path, verbose=0)
+    summary = train(recipe, tmp_path, verbose=0, tensorboard=False)
     assert summary["epochs_run"] == 2
     for split in ("val", "test"):
         for key in ("precision_at_1", "map_at_r", "roc_auc", "verification_acc_best"):
@@ -125,20 +113,23 @@ def test_each_objective_runs_end_to_end(tmp_path, mnist_dir, objective, extra):
     assert "verification_acc" in summary["test"]  # at the validation threshold
     if objective == "center":
         assert 0.0 <= summary["test"]["acc@1"] <= 1.0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "eval" / "test" / "metrics.json").read_text())
     assert {k: metrics[k] for k in summary["test"]} == summary["test"]
     from training.publish import read_metrics_json
 
-    numbers, context = read_metrics_json(tmp_path / "metrics.json")
+    numbers, context = read_metrics_json(tmp_path / "eval" / "test" / "metrics.json")
     assert context == {"model": recipe.model, "dataset": "mnist", "split": "test"}
     assert numbers["roc_auc"] == summary["test"]["roc_auc"] and "pairs" not in numbers
-    # the saved embedding network loads into a fresh build of the recipe's model, and
-    # measuring the run again (--evaluate) gives the same figures
-    model = ML.build(recipe, 10)
-    model.load_weights(tmp_path / "model.weights.h5")
-    again = ML.main([str(tmp_path / "recipe.json"), "--out", str(tmp_path), "--evaluate"])
+    # what ships is the embedding network: it loads into zoo.build of model.json, and
+    # measuring the run folder again gives the same figures
+    config = json.loads((tmp_path / "model.json").read_text())
+    model = zoo.build(config["model"], **config["builder_args"])
+    model.load_weights(tmp_path / "best.weights.h5")
+    from training.evaluate import main
+
+    again = main([str(tmp_path)])
     for key in ("precision_at_1", "map_at_r", "roc_auc", "balanced_acc"):
-        assert again["test"][key] == pytest.approx(summary["test"][key], abs=1e-6), key
+        assert again[key] == pytest.approx(summary["test"][key], abs=1e-6), key
 
 
 def test_faces_contrastive_run_and_scatter_figure(tmp_path):
@@ -146,7 +137,7 @@ def test_faces_contrastive_run_and_scatter_figure(tmp_path):
         data_dir=str(FIXTURES / "att_faces"), train_identities=4, val_fraction=0.5, epochs=1,
         batch_size=4, builder_args={"filters": [8, 8, 8], "units": 16, "embedding_dim": 8},
         augment=[])
-    summary = ML.train(recipe, tmp_path / "faces", verbose=0)
+    summary = train(recipe, tmp_path / "faces", verbose=0, tensorboard=False)
     assert summary["test"]["pairs"] == 15 and summary["test"]["same_pairs"] == 6
     # the recipe selects on the validation people's ROC AUC, logged every epoch
     assert recipe.monitor == "val_roc_auc"
@@ -161,24 +152,36 @@ def test_faces_contrastive_run_and_scatter_figure(tmp_path):
 
 
 def test_cli_rejects_bad_options(capsys):
+    from training.train import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["mnist_center", "--sweep-figure", "x.png"])
+    assert stop.value.code == 2 and "--sweep-figure needs --sweep" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        ML.main(["mnist_center", "--figure", "x.png"])
-    assert "--figure needs --sweep" in capsys.readouterr().err
+        main(["mnist_center", "--set", "loss_args.weight"])
+    assert "--set expects FIELD=VALUE" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        ML.main(["mnist_center", "--loss-arg", "weight"])
-    with pytest.raises(SystemExit):
-        ML.main(["no_such_recipe"])
+        main(["no_such_recipe"])
+    assert "Unknown recipe 'no_such_recipe'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="objective"):
         Recipe(name="x", model="lenetpp", dataset="mnist", objective="arcface")
+    with pytest.raises(ValueError, match="triplet objective needs pk"):
+        MetricTask(Recipe(name="x", model="facenet", dataset="mnist", objective="triplet")
+                   ).prepare()
 
 
-def test_training_train_runs_metric_recipes(tmp_path, mnist_dir, capsys):
-    from training import train as T
+def test_training_train_runs_metric_recipes_with_a_sweep(tmp_path, mnist_dir, capsys):
+    from training.train import main
 
-    summary = T.main(["mnist_center", "--data-dir", str(mnist_dir), "--epochs", "1",
-                      "--set", "val_fraction=0.5", "--set", "batch_size=8",
-                      "--out", str(tmp_path), "--verbose", "0"])
-    assert summary["objective"] == "center" and summary["epochs_run"] == 1
+    summary = main(["mnist_center", "--data-dir", str(mnist_dir), "--epochs", "1",
+                    "--set", "val_fraction=0.5", "--set", "batch_size=8",
+                    "--out", str(tmp_path / "one"), "--verbose", "0"])
+    assert summary["task"] == "metric" and summary["epochs_run"] == 1
     assert "mnist_center: 1 epochs" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        T.main(["mnist_center", "--strategy", "mirrored", "--out", str(tmp_path)])
+    swept = main(["mnist_center", "--data-dir", str(mnist_dir), "--epochs", "1",
+                  "--set", "val_fraction=0.5", "--set", "batch_size=8",
+                  "--sweep", "loss_args.weight=0,0.1", "--sweep-figure",
+                  str(tmp_path / "sweep.png"), "--out", str(tmp_path / "sweep"),
+                  "--verbose", "0"])
+    assert set(swept["runs"]) == {"0", "0.1"} and (tmp_path / "sweep.png").stat().st_size > 1000
+    assert (tmp_path / "sweep" / "mnist_center_weight0.1" / "best.weights.h5").exists()

@@ -1,6 +1,6 @@
 """Copy one split of an image-folder zip into a smaller zip: ``python -m training.data.pack``.
 
-    python -m training.data.pack ../shared/datasets/cifar10/cifar10_jpg.zip --split train \\
+    python -m training.data.pack DATA/cifar10/cifar10_jpg.zip --split train \\
         --out .data/cifar10_train.zip
 
 The GPU machine receives only the working tree (64 MiB at most), so a training run there

@@ -123,13 +123,14 @@ class LabelledSource:
             return tf.data.Dataset.from_tensor_slices({"image": self.items, "label": labels})
         if self.kind == "files":
             ds = tf.data.Dataset.from_tensor_slices(
-                {"image": tf.constant([str(p) for p in self.items]), "label": labels})
+                {"image": tf.constant([str(p) for p in self.items], tf.string), "label": labels})
             read = tf.io.read_file
         else:
             # tf.data cannot read zip members: hold the encoded bytes (CIFAR-10: 60 MB).
             with zipfile.ZipFile(self.archive) as z:
                 blobs = [z.read(m) for m in self.items]
-            ds = tf.data.Dataset.from_tensor_slices({"image": tf.constant(blobs), "label": labels})
+            ds = tf.data.Dataset.from_tensor_slices({"image": tf.constant(blobs, tf.string),
+                                                    "label": labels})
             read = tf.identity
 
         def decode(example):
@@ -160,8 +161,8 @@ def decode_image_bytes(data: bytes, where: str) -> np.ndarray:
             array = np.asarray(im)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise CorruptImageError(f"Cannot decode image {where}: {e}. Expected a complete "
-                                "JPEG/PNG/BMP/GIF/PGM file; pass skip_corrupt=True to drop "
-                                "unreadable files (they are counted in the log).") from e
+                                "JPEG/PNG/BMP/GIF/PGM file; pass --skip-corrupt (skip_corrupt=True) "
+                                "to drop unreadable files (they are counted in the log).") from e
     return array[..., None] if array.ndim == 2 else array
 
 

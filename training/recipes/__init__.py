@@ -63,7 +63,7 @@ class Recipe:
         seed: one seed for splits, shuffling, augmentation and initialisation.
         target: ``{metric: value}`` the shipped weight must reach (for the README / notes).
         objective: ``"softmax"`` (classification, `training.train`) or a metric-learning
-            objective run by `training.metric_learning`: ``"center"`` (softmax + lambda *
+            objective of the metric task (`training.tasks.metric`): ``"center"`` (softmax + lambda *
             center loss), ``"triplet"`` (online mining on P x K batches) or
             ``"contrastive"`` (a Siamese pair model on balanced same / different pairs).
         loss_args: the objective's loss arguments (``{"margin": 0.2, "mining": ...}``;
@@ -77,7 +77,7 @@ class Recipe:
             validate, ``val_fraction`` of N), the others are the unseen test identities.
 
         Dense prediction (``objective="segmentation"`` or ``"depth"``, run by
-        `training.dense`): ``augment`` is a dict of `training.augment_dense.JointAugment`
+        `training.tasks.segmentation` / `training.tasks.depth`): ``augment`` is a dict of `training.augment_dense.JointAugment`
         arguments; ``loss_args`` configures the loss (``{"dice": 0.5}`` adds half a Dice
         loss to the cross-entropy; ``{"lam": 0.5}`` is the scale-invariant loss's lambda).
         test_fraction: a dataset without a labelled test split holds out this share of its
@@ -170,6 +170,13 @@ class Recipe:
                 raise ValueError(f"`{field}` must be a positive integer. Received: {value!r}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"`val_fraction` must be in [0, 1). Received: {self.val_fraction}")
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"`test_fraction` must be in [0, 1). Received: {self.test_fraction}")
+        for field in ("lr", "weight_decay", "l1", "l2", "label_smoothing", "mixup"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 \
+                    or value != value:
+                raise ValueError(f"`{field}` must be a number >= 0. Received: {value!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"`objective` must be one of {OBJECTIVES}. "
                              f"Received: objective={self.objective!r}")
@@ -190,6 +197,9 @@ class Recipe:
             raise ValueError(f"`unfreeze_after` must be an integer in [0, epochs={self.epochs}) "
                              f"(phase 2 needs at least one epoch). Received: "
                              f"{self.unfreeze_after!r}")
+        if self.unfreeze_after and not self.freeze:
+            raise ValueError("`unfreeze_after` ends a frozen phase 1: give `freeze` too "
+                             "(--freeze backbone or --freeze LAYER).")
         if (self.freeze or self.unfreeze_after) and not self.weights:
             raise ValueError("`freeze` / `unfreeze_after` fine-tune pretrained weights: give "
                              "`weights` (a tag of the model or a weight file) too.")

@@ -7,7 +7,8 @@ validation and 500 test scenes, each split from its own seed). Input 84x112 (the
 1,024 hidden units. Stage 1 trains the coarse network alone, stage 2 the fine network with
 the coarse one frozen, both with the scale-invariant loss (lambda 0.5, as the paper).
 
-    python -m training.dense eigen_scenes --figure docs/eigen_scenes_predictions.png
+    python -m training.train eigen_scenes --data-dir DATA   # DATA: the 5 rgbd frames
+    python -m training.evaluate runs/eigen_scenes --figure docs/eigen_scenes_predictions.png
 
 The test metrics also include the 5 real Kinect frames of ``rgbd_nyu5`` (resized to 84x112),
 which are nothing like the training scenes: expect poor numbers there.

@@ -3,8 +3,8 @@
 ``weights="mnist_center"`` is lambda = 0.01, alpha = 0.5; the sweep over lambda in {0 (softmax
 alone), 0.001, 0.01, 0.1, 1} draws the course's scatter plots:
 
-    python -m training.metric_learning mnist_center --sweep weight=0,0.001,0.01,0.1,1 \\
-        --figure docs/mnist_center_loss.png
+    python -m training.train mnist_center --sweep loss_args.weight=0,0.001,0.01,0.1,1 \\
+        --sweep-figure docs/mnist_center_loss.png
 
 Quarter-width LeNets++ (8/16/32 filters; 16x cheaper, for the 2-core CPU it was trained on), Adam with a one-cycle schedule.
 """

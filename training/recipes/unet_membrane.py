@@ -6,7 +6,8 @@ paper's elastic deformation (3x3 grid, sigma 10 px); evaluation runs on the whol
 test slices. A U-Net with 16 filters at the first level (the paper: 64), depth 4, batch norm
 (not in the paper; it lets the small model train quickly on a CPU).
 
-    python -m training.dense unet_membrane --figure docs/unet_membrane_predictions.png
+    python -m training.train unet_membrane --data-dir DATA
+    python -m training.evaluate runs/unet_membrane --figure docs/unet_membrane_predictions.png
 
 The data is licensed for non-commercial research only (Cardona et al. 2010), and so are
 weights trained on it.

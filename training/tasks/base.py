@@ -98,6 +98,19 @@ class Task:
         """A picture of the task's predictions (None: the task has none)."""
         return None
 
+    def save_report(self, report: dict[str, Any], model: keras.Model, split: str,
+                    out: Path | None, figure: str) -> dict[str, Any]:
+        """Writes ``out/metrics.json`` (with the model, dataset and split it measures) and the
+        task's figure ``out/<figure>``; returns the report with their paths as ``files``."""
+        if out is None:
+            return report
+        write_metrics(out, "metrics.json", {"model": self.recipe.model,
+                                            "dataset": self.recipe.dataset, "split": split,
+                                            **report})
+        self.figure(model, out / figure)
+        return {**report, "files": {"metrics": str(out / "metrics.json"),
+                                    "figure": str(out / figure)}}
+
     def summary_line(self, summary: dict[str, Any], out: Path) -> str:
         val = ", ".join(f"{k} {v:.4f}" for k, v in (summary.get("val") or {}).items()
                         if isinstance(v, (int, float)))
@@ -106,8 +119,7 @@ class Task:
                 f"{out}/")
 
     @classmethod
-    def load(cls, recipe: Recipe, weights: str | Path,
-             config: dict[str, Any] | None = None) -> "Task":
+    def load(cls, recipe: Recipe, config: dict[str, Any] | None = None) -> "Task":
         """A task ready to evaluate: builder arguments from a run's ``model.json`` (or the
         recipe), without loading any training data."""
         task = cls(recipe)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -256,6 +257,11 @@ class ClassificationTask(Task):
         if not r.val_fraction:
             return source, None
         train, val = split(source, (1 - r.val_fraction, r.val_fraction), seed=r.seed)
+        if not len(val):
+            logger.warning("%s: val_fraction=%g of %d images leaves no validation image; "
+                           "training without validation (checkpoints rank the training %s)",
+                           r.name, r.val_fraction, len(source), r.monitor.removeprefix("val_"))
+            return source, None
         return train, val
 
     def prepare(self) -> None:
@@ -342,7 +348,9 @@ class ClassificationTask(Task):
             before = {layer.name: [np.array(v) for v in layer.get_weights()]
                       for layer in model.layers if layer.name in backbone}
             try:
-                model.load_weights(path, skip_mismatch=True)  # a new head may differ in shape
+                with warnings.catch_warnings():  # Keras lists every skipped array, at length
+                    warnings.simplefilter("ignore")
+                    model.load_weights(path, skip_mismatch=True)  # a new head may differ
             except Exception as e:  # noqa: BLE001 - h5py / Keras raise several types
                 raise ValueError(f"--weights {path} is not a weight file of {r.model} ({e}).") \
                     from e
@@ -432,7 +440,7 @@ class ClassificationTask(Task):
                                         out / "confusion.png",
                                         title=f"{r.model} on {r.dataset} {split}: "
                                               f"top-1 {report['acc@1']:.4f}")
-            report["files"] = {"metrics": str(out / "metrics.json"), "confusion": str(png)}
+            report["files"] = {"metrics": str(out / "metrics.json"), "figure": str(png)}
             write_metrics(out, "metrics.json", report)
         return report
 

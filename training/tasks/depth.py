@@ -15,7 +15,7 @@ from typing import Any
 import keras
 
 from training.engine import Phase, Setup
-from training.tasks.base import Task, build_model, write_metrics
+from training.tasks.base import Task, build_model
 from training.tasks.dense import evaluate_depth, load_dense, make_batches, prediction_figure
 
 COARSE_BEST = "coarse/best.weights.h5"
@@ -89,11 +89,7 @@ class DepthTask(Task):
             raise ValueError(f"The depth task evaluates the held-out 'test' scenes (and rgbd "
                              f"frames). Received: split={split!r}")
         report = evaluate_depth(self.recipe, model, coarse_model=coarse_model)
-        if out is not None:
-            write_metrics(out, "metrics.json", {"model": self.recipe.model, "split": split,
-                                                "dataset": self.recipe.dataset, **report})
-            self.figure(model, out / "predictions.png")
-        return report
+        return self.save_report(report, model, split, out, "predictions.png")
 
     def figure(self, model: keras.Model, path: Path) -> Path:
         return prediction_figure(self.recipe, model, path)

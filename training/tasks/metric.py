@@ -481,7 +481,9 @@ class MetricTask(Task):
     def evaluate(self, model: keras.Model, split: str = "test",
                  out: Path | None = None) -> dict[str, Any]:
         val, test = self.measure(model, out, split)
-        return {**test, "val": val}
+        files = {"metrics": str(out / "metrics.json"),
+                 "figure": str(out / "embeddings.png")} if out is not None else {}
+        return {**test, "val": val, **({"files": files} if files else {})}
 
     def _scatter(self, e: np.ndarray, y: np.ndarray, path: Path, title: str) -> Path:
         plane = _plane(e)

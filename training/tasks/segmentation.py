@@ -14,7 +14,7 @@ from typing import Any
 import keras
 
 from training.engine import Setup
-from training.tasks.base import Task, write_metrics
+from training.tasks.base import Task
 from training.tasks.dense import (evaluate_segmentation, load_dense, make_batches,
                                   prediction_figure, segmentation_loss)
 
@@ -68,12 +68,7 @@ class SegmentationTask(Task):
     def evaluate(self, model: keras.Model, split: str = "test",
                  out: Path | None = None) -> dict[str, Any]:
         report = evaluate_segmentation(self.recipe, model, split, num_classes=self.num_classes)
-        if out is not None:
-            write_metrics(out, "metrics.json", {"model": self.recipe.model,
-                                                "dataset": self.recipe.dataset,
-                                                "split": split, **report})
-            self.figure(model, out / "predictions.png")
-        return report
+        return self.save_report(report, model, split, out, "predictions.png")
 
     def figure(self, model: keras.Model, path: Path) -> Path:
         return prediction_figure(self.recipe, model, path)
