@@ -301,3 +301,39 @@ def test_pk_batches_always_hold_positives_and_negatives():
     batch = next(iter(pk_batches(source, p=2, k=3, seed=0)))
     assert batch["image"].shape == (6, 28, 28, 3)
     assert sorted(np.unique(batch["label"].numpy(), return_counts=True)[1].tolist()) == [3, 3]
+
+
+def test_huge_and_16_bit_images(tmp_path):
+    """A decompression bomb (256 Mpx in a 30 KB PNG) is refused with its name instead of
+    crashing; a 16-bit grey PNG is scaled to 8 bits, not clipped."""
+    from PIL import Image
+
+    from training.data.sources import decode_image_bytes
+
+    root = tmp_path / "imgs"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        Image.new("L", (8, 8), 100).save(root / c / "ok.png")
+    Image.new("1", (16000, 16000)).save(root / "a" / "bomb.png")
+    with pytest.raises(CorruptImageError, match=r"bomb.png is too large to decode safely"):
+        image_folder(root)
+    assert len(image_folder(root, skip_corrupt=True)) == 2
+    wide = Image.fromarray(np.full((4, 4), 32896, np.uint16).astype(np.int32)).convert("I;16")
+    path = tmp_path / "wide.png"
+    wide.save(path)
+    got = decode_image_bytes(path.read_bytes(), "wide.png")
+    assert got.shape == (4, 4, 1) and got.dtype == np.uint8 and (got == 128).all()
+
+
+def test_unprepared_tfds_set_without_network_fails_fast(tmp_path, monkeypatch):
+    """An offline tfds.load retries for minutes; the reader says at once what to do."""
+    import time
+
+    from training.data import tfds_source as T
+
+    monkeypatch.setattr(T, "PROBE_HOST", ("no-such-host.invalid", 443))
+    start = time.monotonic()
+    with pytest.raises(FileNotFoundError, match="mnist is not prepared on this machine.*"
+                                                "--data-dir DIR"):
+        T.tfds_source("mnist", "train", data_dir=str(tmp_path))
+    assert time.monotonic() - start < 30

@@ -156,9 +156,18 @@ def decode_image_bytes(data: bytes, where: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()  # a full decode: Image.verify() misses truncated JPEGs
-            if im.mode not in ("L", "RGB"):
-                im = im.convert("RGB" if "A" in im.mode or im.mode in ("P", "CMYK") else "L")
-            array = np.asarray(im)
+            if im.mode.startswith("I"):  # 16 / 32-bit grey: scale to 8 bits, do not clip
+                wide = np.asarray(im, dtype=np.float64)
+                top = 65535.0 if im.mode.startswith("I;16") or wide.max() <= 65535 else wide.max()
+                array = np.round(np.clip(wide, 0, None) * 255.0 / top).astype(np.uint8)
+            else:
+                if im.mode not in ("L", "RGB"):
+                    im = im.convert("RGB" if "A" in im.mode or im.mode in ("P", "CMYK")
+                                    else "L")
+                array = np.asarray(im)
+    except Image.DecompressionBombError as e:
+        raise CorruptImageError(f"Image {where} is too large to decode safely ({e}); resize it "
+                                "or pass --skip-corrupt (skip_corrupt=True) to drop it.") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise CorruptImageError(f"Cannot decode image {where}: {e}. Expected a complete "
                                 "JPEG/PNG/BMP/GIF/PGM file; pass --skip-corrupt (skip_corrupt=True) "

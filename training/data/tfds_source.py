@@ -25,6 +25,8 @@ def tfds_dataset(name: str, split: str = "train", *, data_dir: str | None = None
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
+    if download:
+        _check_can_download(tfds, name, data_dir)
     ds, info = tfds.load(name, split=split, data_dir=data_dir, with_info=True,
                          download=download, try_gcs=False)
     features: Any = info.features
@@ -37,6 +39,33 @@ def tfds_dataset(name: str, split: str = "train", *, data_dir: str | None = None
         return {"image": example[image_key], "label": tf.cast(example[label_key], tf.int64)}
 
     return ds.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE), info
+
+
+PROBE_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloads from
+
+
+def _check_can_download(tfds, name: str, data_dir: str | None) -> None:
+    """Fails fast, with what to do, when ``name`` is not prepared and there is no network:
+    an offline ``tfds.load`` retries for minutes before it gives up."""
+    import os
+    import socket
+
+    try:
+        if tfds.builder(name, data_dir=data_dir).is_prepared():
+            return
+    except Exception:  # noqa: BLE001 - an unknown name: let tfds.load say so
+        return
+    if getattr(tfds.core.DatasetBuilder.download_and_prepare, "__name__", "") != \
+            "download_and_prepare" or any(os.environ.get(v) for v in
+                                          ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")):
+        return  # tfds.testing.mock_data replaced the download; or a proxy will carry it
+    try:
+        socket.create_connection(PROBE_HOST, timeout=5).close()
+    except OSError as e:
+        raise FileNotFoundError(
+            f"{name} is not prepared on this machine and tensorflow-datasets cannot download "
+            f"it ({PROBE_HOST[0]} unreachable: {e}). Connect once, or pass --data-dir DIR "
+            "(or set ZOO_DATA_DIR) to a folder holding the dataset's files.") from e
 
 
 def tfds_source(name: str, split: str = "train", *, data_dir: str | None = None,
