@@ -200,7 +200,7 @@ class RunFolder:
     """
 
     def __init__(self, out: str | os.PathLike, write: bool = True):
-        self.out = Path(out)
+        self.out = Path(out).absolute()  # temporary files come back absolute
         self.write = write
         self.state: dict[str, Any] = self._fresh()
 

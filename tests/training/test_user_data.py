@@ -226,15 +226,16 @@ def test_fine_tune_a_shipped_backbone_then_evaluate_publish_and_load(tmp_path, c
     np.testing.assert_allclose(np.load(tmp_path / "probs.npy"), np.asarray(model(x)), atol=2e-2)
 
 
-def test_fine_tune_from_a_weights_file_of_another_head(tmp_path):
+def test_fine_tune_from_a_weights_file_of_another_head(tmp_path, monkeypatch):
     data = _plain_digits(tmp_path / "digits")
     ten = zoo.load("lenet5", weights="mnist")
     path = tmp_path / "mnist.weights.h5"
     ten.save_weights(path)
-    out = tmp_path / "run"
-    _cli("--model", "lenet5", "--dataset", f"folder:{data}", "--channels", "1", "--set",
+    out = tmp_path / "runs" / "run"
+    monkeypatch.chdir(tmp_path)  # a relative --out, as users type it
+    _cli("--model", "lenet5", "--dataset", "folder:digits", "--channels", "1", "--set",
          'fit="resize"', "--weights", str(path), "--freeze", "f6", "--epochs", "1",
-         "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3", "--out", str(out))
+         "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3", "--out", "runs/run")
     tuned = _layer_weights(out / "best.weights.h5", "lenet5", classes=3)
     for name in ("c1", "c3", "c5", "f6"):  # frozen up to and including f6
         for a, b in zip(tuned[name], ten.get_layer(name).get_weights()):
