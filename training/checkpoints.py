@@ -224,6 +224,7 @@ class RunFolder:
         if self.write:
             with disk_guard(self.out):
                 self.out.mkdir(parents=True, exist_ok=True)
+            self._lock()
         path = self.out / STATE
         if restart or not path.exists():
             self.state = self._fresh()
@@ -254,6 +255,25 @@ class RunFolder:
         self.state = state
         self._finish_pending()
         return self
+
+    def _lock(self) -> None:
+        """Holds ``.lock`` for the life of the process: two runs in one folder would overwrite
+        each other's checkpoints."""
+        import fcntl
+
+        self._lock_file = open(self.out / ".lock", "a+")  # noqa: SIM115 - held until exit
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise RunError(f"Another training run is using {self.out}; wait for it to end, or "
+                           "choose another --out.") from None
+
+    def close(self) -> None:
+        """Releases the folder for the next run."""
+        lock = getattr(self, "_lock_file", None)
+        if lock is not None and not lock.closed:
+            lock.close()
 
     def _finish_pending(self) -> None:
         """Completes the renames of a commit that a killed process left half done."""

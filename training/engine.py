@@ -317,6 +317,18 @@ def fit(task, out: str | Path, *, strategy: str = "none", mixed_precision: str |
     dist = Distribution(strategy, recipe.batch_size)
     folder = RunFolder(out, write=dist.chief).open(recipe.to_dict(), restart=restart,
                                                     may_differ=RESUMABLE_CHANGES)
+    try:
+        return _fit(task, folder, dist, out, mixed_precision=mixed_precision,
+                    jit_compile=jit_compile, verbose=verbose, tensorboard=tensorboard,
+                    callbacks=callbacks, strategy=strategy)
+    finally:
+        folder.close()
+
+
+def _fit(task, folder: RunFolder, dist: Distribution, out: Path, *, strategy: str,
+         mixed_precision: str | None, jit_compile, verbose, tensorboard: bool,
+         callbacks) -> dict[str, Any]:
+    recipe = task.recipe
     if folder.state.get("finished"):
         summary_path = out / "summary.json"
         logger.info("%s already finished in %s (pass --restart to train again)", recipe.name, out)

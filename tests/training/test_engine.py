@@ -337,5 +337,17 @@ def test_a_commit_interrupted_before_its_renames_is_finished_on_open(tmp_path):
     (tmp_path / ".best.tmp").write_text("new")
     (tmp_path / "best.weights.h5").write_text("old")
     folder.commit(next_epoch=1, pending={".best.tmp": "best.weights.h5"})  # killed here
+    folder.close()
     C.RunFolder(tmp_path).open({"name": "x"})
     assert (tmp_path / "best.weights.h5").read_text() == "new"
+
+
+def test_a_second_run_in_the_same_folder_and_a_broken_state_are_refused(tmp_path):
+    first = C.RunFolder(tmp_path).open({"name": "x"})
+    with pytest.raises(RunError, match="Another training run is using"):
+        C.RunFolder(tmp_path).open({"name": "x"})
+    first.close()
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(RunError, match="state.json cannot be read.*--restart"):
+        C.RunFolder(tmp_path).open({"name": "x"})
+    assert C.RunFolder(tmp_path).open({"name": "x"}, restart=True).next_epoch == 0
