@@ -482,7 +482,7 @@ def _write_summary(task, folder: RunFolder, out: Path, seconds: float, status: s
     history = read_log(out / "log.csv")
     curves = None
     if history:
-        metrics = ["loss", *[m for m in task.curve_metrics() if m in history]]
+        metrics = ["loss", *task.curve_metrics()]  # plot_history draws those logged
         with disk_guard(out):
             tmp = temp_path(out / "curves.png", ".png")
             try:

@@ -143,6 +143,9 @@ def test_faces_contrastive_run_and_scatter_figure(tmp_path):
     assert recipe.monitor == "val_roc_auc"
     header = (tmp_path / "faces" / "log.csv").read_text().splitlines()[0].split(",")
     assert {"val_roc_auc", "val_map_at_r", "val_precision_at_1"} <= set(header)
+    from PIL import Image  # curves.png: the loss and the monitored ROC AUC, side by side
+
+    assert Image.open(tmp_path / "faces" / "curves.png").size[0] == 2 * 5 * 110
     rng = np.random.default_rng(0)
     panels = [(f"run {i}", rng.normal(size=(50, 2)), rng.integers(0, 10, 50)) for i in range(2)]
     path = ML.plot_embeddings_2d(panels, tmp_path / "fig.png")
