@@ -25,6 +25,7 @@ DIR") after removing its temporary file; what was committed before stays as it w
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import io
 import json
@@ -76,22 +77,15 @@ def disk_guard(folder: Path) -> Iterator[None]:
         raise
     except Exception as e:  # noqa: BLE001 - h5py and TF wrap the OSError in their own types
         if is_disk_full(e):
-            raise DiskFullError(errno.ENOSPC, f"no space left in {folder}: free some space and "
-                                f"run the same command again to resume from the last "
-                                f"finished epoch") from e
+            raise DiskFullError(errno.ENOSPC, f"no space left in {folder}") from e
         raise
 
 
-def temp_path(final: Path, suffix: str = "") -> Path:
-    """A fresh temporary file beside ``final`` (same folder, so the rename is atomic).
-
-    ``suffix`` keeps the end of the name where a writer insists on one (Keras wants
-    ``.weights.h5``)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{suffix}",
-                                dir=final.parent)
-    os.close(fd)
-    return Path(name)
+def default_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give (mkstemp's files are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _remove(path: Path) -> None:
@@ -99,20 +93,38 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    with disk_guard(path.parent):
-        tmp = temp_path(path)
+def write_temp(final: Path, data: bytes) -> Path:
+    """Writes ``data`` to a fresh temporary file beside ``final`` (same folder, so a rename
+    into place is atomic) and returns its name; nothing is left behind if the write fails.
+
+    The file gets ``final``'s mode if it exists, else the mode a plain ``open`` would give.
+    """
+    final = Path(final)
+    with disk_guard(final.parent):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        mode = final.stat().st_mode & 0o777 if final.exists() else default_mode()
+        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        tmp = Path(name)
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
+            os.chmod(tmp, mode)
+        except BaseException:
             _remove(tmp)
+            raise
+    return tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file and a rename."""
+    os.replace(write_temp(path, data), path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def finite_json(value: Any) -> Any:
@@ -161,22 +173,9 @@ def weights_bytes(model, *, include_optimizer: bool = False) -> bytes:
 
 
 def save_weights(model, path: Path, *, include_optimizer: bool = False) -> Path:
-    """Writes ``model``'s weights to a temporary ``.weights.h5`` beside ``path`` and returns
-    its name (the caller renames it into place)."""
-    path = Path(path)
-    data = weights_bytes(model, include_optimizer=include_optimizer)
-    with disk_guard(path.parent):
-        tmp = temp_path(path, ".weights.h5")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-        except BaseException:
-            _remove(tmp)
-            raise
-    return tmp
+    """Writes ``model``'s weights to a temporary file beside ``path`` and returns its name
+    (the caller renames it into place, see `RunFolder.commit_epoch`)."""
+    return write_temp(path, weights_bytes(model, include_optimizer=include_optimizer))
 
 
 def load_weights(model, path: Path) -> None:
@@ -334,11 +333,10 @@ class RunFolder:
             return
         written: list[Path] = []
         try:
+            # a new name: nothing committed refers to it yet
             resume = self.out / RESUME_DIR / f"epoch-{epoch:04d}.weights.h5"
-            tmp_resume = save_weights(model, resume, include_optimizer=True)
-            written.append(tmp_resume)
-            os.replace(tmp_resume, resume)  # a new name: nothing committed refers to it yet
-            written[-1] = resume
+            atomic_write_bytes(resume, weights_bytes(model, include_optimizer=True))
+            written.append(resume)
             pending = {}
             tmp_last = save_weights(export, self.out / "last.weights.h5")
             written.append(tmp_last)
@@ -368,10 +366,11 @@ class RunFolder:
         keys: list[str] = []
         for r in self.rows:
             keys.extend(k for k in r if k not in keys)
-        lines = [",".join(keys)]
-        for r in self.rows:
-            lines.append(",".join(_csv_value(r.get(k)) for k in keys))
-        atomic_write_text(self.out / "log.csv", "\n".join(lines) + "\n")
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=keys, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.out / "log.csv", text.getvalue())
 
     def finish(self, status: str) -> None:
         """Marks the run finished (or stopped, with the reason) and drops the resume file."""
@@ -385,20 +384,8 @@ class RunFolder:
                 (self.out / RESUME_DIR).rmdir()
 
 
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("nan" if value != value else
-                                                        ("inf" if value > 0 else "-inf"))
-    text = str(value)
-    return f'"{text}"' if "," in text else text
-
-
 def read_log(path: Path) -> dict[str, list[float]]:
     """``log.csv`` as ``{column: values}`` for the numeric columns (blank cells are NaN)."""
-    import csv
-
     path = Path(path)
     if not path.exists():
         return {}

@@ -28,8 +28,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import io
+import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,8 +40,8 @@ import keras
 import numpy as np
 
 from training.checkpoints import (DiskFullError, DivergedError, RunError, RunFolder,
-                                  disk_guard, load_weights, read_log, save_weights,
-                                  temp_path, write_json)
+                                  atomic_write_bytes, disk_guard, load_weights, read_log,
+                                  weights_bytes, write_json)
 from training.optim import current_lr, make_optimizer
 
 logger = logging.getLogger("training.engine")
@@ -332,8 +333,6 @@ def _fit(task, folder: RunFolder, dist: Distribution, out: Path, *, strategy: st
     if folder.state.get("finished"):
         summary_path = out / "summary.json"
         logger.info("%s already finished in %s (pass --restart to train again)", recipe.name, out)
-        import json
-
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         return {**summary, "status": "already finished"}
     if dist.chief:
@@ -371,8 +370,7 @@ def _fit(task, folder: RunFolder, dist: Distribution, out: Path, *, strategy: st
     if not dist.chief:
         target = out / f"worker{dist.worker}"
         target.mkdir(parents=True, exist_ok=True)
-        tmp = save_weights(setup.export, target / "last.weights.h5")
-        os.replace(tmp, target / "last.weights.h5")
+        atomic_write_bytes(target / "last.weights.h5", weights_bytes(setup.export))
         return {"worker": dist.worker, "last_weights": str(target / "last.weights.h5"),
                 "status": "finished"}
     try:
@@ -483,16 +481,10 @@ def _write_summary(task, folder: RunFolder, out: Path, seconds: float, status: s
     curves = None
     if history:
         metrics = ["loss", *task.curve_metrics()]  # plot_history draws those logged
-        with disk_guard(out):
-            tmp = temp_path(out / "curves.png", ".png")
-            try:
-                plot_history(history, tmp, metrics=metrics, title=f"{recipe.name}: {recipe.model}")
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, out / "curves.png")
-            finally:
-                tmp.unlink(missing_ok=True)
+        png = io.BytesIO()
+        plot_history(history, png, metrics=metrics, title=f"{recipe.name}: {recipe.model}")
         curves = out / "curves.png"
-    best = {file: b for file, b in folder.state["best"].items()}
+        atomic_write_bytes(curves, png.getvalue())
     summary = {
         "recipe": recipe.name, "task": recipe.task, "model": recipe.model,
         "dataset": recipe.dataset, "status": status,
@@ -501,7 +493,7 @@ def _write_summary(task, folder: RunFolder, out: Path, seconds: float, status: s
         "backend": keras.backend.backend(), "strategy": strategy,
         "mixed_precision": mixed_precision, "pipeline": getattr(task, "pipeline", None),
         "params": setup.export.count_params() if setup is not None else None,
-        "best": best, "best_weights": str(out / "best.weights.h5"),
+        "best": dict(folder.state["best"]), "best_weights": str(out / "best.weights.h5"),
         "curves": str(curves) if curves else None, **results,
     }
     write_json(out / "summary.json", summary)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import BinaryIO, Mapping, Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ def _pyplot():
     return plt
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
+def plot_history(history: Mapping[str, Sequence[float]], path: str | Path | BinaryIO,
                  title: str = "", metrics: Sequence[str] = ("loss", "accuracy")) -> Path:
     """Each metric per epoch, train against validation, side by side, to a PNG.
 
@@ -42,8 +42,9 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
+    if not hasattr(path, "write"):  # a path, or a binary file object (written as PNG)
+        path = Path(path)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 

@@ -45,6 +45,7 @@ import keras
 import numpy as np
 
 import zoo
+from training.checkpoints import atomic_write_text, default_mode
 from zoo import weights as W
 from zoo.registry import get_entry
 from zoo.weights import WeightSpec
@@ -265,27 +266,6 @@ def _check_file(arch: str, builder_args: dict[str, Any], path: Path, probe: list
 # The manifest
 # ---------------------------------------------------------------------------------------------
 
-def _default_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give (mkstemp's files are 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _read_manifest(path: Path) -> dict[str, Any]:
     if not path.exists():
         logger.info("Manifest %s does not exist yet; starting a new one.", path)
@@ -323,7 +303,7 @@ def update_manifest(record: dict[str, Any], manifest_path: str | os.PathLike) ->
                 logger.info("%s is no longer the default weights of %s.", key, spec.arch)
                 other["default"] = False
     manifest[spec.key] = record
-    _atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
     return before
 
 
@@ -367,12 +347,12 @@ def copy_to_dir(path: Path, sha256: str, folder: str | os.PathLike) -> Path:
             shutil.copyfile(path, tmp)
             if W.file_digest(tmp) != sha256:
                 raise UploadError(f"could not copy to {folder}: the copy's sha256 differs.")
-            os.chmod(tmp, _default_mode())
+            os.chmod(tmp, default_mode())
             os.replace(tmp, dest)
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    _atomic_write_text(folder / f"{path.name}.sha256", f"{sha256}  {path.name}\n")
+    atomic_write_text(folder / f"{path.name}.sha256", f"{sha256}  {path.name}\n")
     return dest
 
 
@@ -636,7 +616,7 @@ def publish_report(model_or_weights_path: keras.Model | str | os.PathLike, *, ar
                     f"reproduce the model's outputs (max abs difference {diff:.3g}). Pass the "
                     "`builder_args` the model was built with (e.g. classes, "
                     "classifier_activation).")
-        os.chmod(kept, _default_mode())
+        os.chmod(kept, default_mode())
         os.replace(kept, final)
     except W.WeightsError as e:
         if isinstance(model_or_weights_path, keras.Model):  # a path was checked on load

@@ -216,7 +216,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.sweep:
             return _sweep(recipe, args.sweep, out, args.sweep_figure, **run)
         summary = train(recipe, out, **run)
-    except (DivergedError, DiskFullError) as e:
+    except DiskFullError as e:
+        parser.exit(1, f"{parser.prog}: stopped: {e}: free some space and run the same command "
+                       "again to resume from the last finished epoch\n")
+    except DivergedError as e:
         parser.exit(1, f"{parser.prog}: stopped: {e}\n")
     except USER_ERRORS as e:
         parser.exit(2, f"{parser.prog}: error: {_one_line(e)}\n")
