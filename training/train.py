@@ -42,7 +42,8 @@ import numpy as np  # noqa: E402
 from training.checkpoints import DiskFullError, DivergedError, RunError  # noqa: E402
 from training.cli import Parser, apply_sets, parse_sets, parse_value  # noqa: E402
 from training.engine import STRATEGIES, fit  # noqa: E402
-from training.recipes import OPTIMIZERS, SCHEDULES, Recipe, available, load_recipe  # noqa: E402
+from training.recipes import (OPTIMIZERS, SCHEDULES, TASKS, Recipe, available,  # noqa: E402
+                              load_recipe)
 from training.tasks import make_task  # noqa: E402
 
 logger = logging.getLogger("training.train")
@@ -153,9 +154,8 @@ def recipe_from_args(args) -> Recipe:
 
     entry = get_entry(overrides["model"])  # an unknown name lists the close ones
     name = f"{overrides['model']}_{Path(overrides['dataset'].split(':', 1)[-1]).name}"
-    task = {"classification": "classification", "metric": "metric",
-            "segmentation": "segmentation", "depth": "depth"}.get(entry.task)
-    if task is None:
+    task = entry.task
+    if task not in TASKS:
         raise ValueError(f"{entry.name} is a {entry.task} model; no task trains it yet.")
     if task == "metric" and "objective" not in sets:
         raise ValueError(f"{entry.name} is a metric-learning model: choose the objective with "

@@ -227,7 +227,7 @@ def test_fine_tune_a_shipped_backbone_then_evaluate_publish_and_load(tmp_path, c
 
 
 def test_fine_tune_from_a_weights_file_of_another_head(tmp_path, monkeypatch):
-    data = _plain_digits(tmp_path / "digits")
+    _plain_digits(tmp_path / "digits")  # passed below as the relative folder:digits
     ten = zoo.load("lenet5", weights="mnist")
     path = tmp_path / "mnist.weights.h5"
     ten.save_weights(path)
@@ -298,3 +298,17 @@ def test_nothing_points_at_the_shared_folder():
                 found.append(f"{name}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
 
+
+
+def test_a_folder_is_listed_and_decoded_once_for_all_its_splits(tmp_path, monkeypatch):
+    from training.data import DatasetSplits, sources
+
+    root = _write_classes(tmp_path / "data", classes=2, per_class=5)
+    calls = []
+    decode = sources.decode_image_bytes
+    monkeypatch.setattr(sources, "decode_image_bytes",
+                        lambda data, where: calls.append(where) or decode(data, where))
+    splits = DatasetSplits(f"folder:{root}", test_fraction=0.2)
+    train, test = splits["train"], splits["test"]
+    assert "val" not in splits and len(train) + len(test) == 10
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 10

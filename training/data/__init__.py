@@ -41,7 +41,8 @@ WHERE_TO_GET = {
                  "https://cam-orl.co.uk/facedatabase.html",
 }
 
-__all__ = ["CorruptImageError", "LabelledSource", "balanced_dataset", "data_root",
+__all__ = ["CorruptImageError", "DatasetSplits", "LabelledSource", "balanced_dataset",
+           "data_root",
            "folder_layout", "folder_splits", "image_folder", "kfold", "load_dataset",
            "load_source", "mnist", "pgm_faces", "read_pgm", "split", "validate"]
 
@@ -90,12 +91,8 @@ def load_source(name: str, split: str = "train", data_dir: str | os.PathLike | N
         return tfds_source(name.split(":", 1)[1], split,
                            data_dir=str(data_dir) if data_dir else None)
     if name.startswith("folder:"):
-        parts = folder_splits(name.split(":", 1)[1], test_fraction=test_fraction, seed=seed,
-                              skip_corrupt=skip_corrupt)
-        if split not in parts:
-            raise FileNotFoundError(f"{name} has no {split!r} split (it has "
-                                    f"{sorted(parts)}); add a {split}/<class>/ folder.")
-        return parts[split]
+        return DatasetSplits(name, skip_corrupt=skip_corrupt, test_fraction=test_fraction,
+                             seed=seed)[split]
     if name not in ("mnist", "cifar10", "att_faces"):
         raise ValueError(f"Unknown dataset {name!r}. Known: {', '.join(DATASETS)}.")
     if data_root(data_dir) is None and name in TFDS_NAMES:
@@ -120,6 +117,48 @@ def load_source(name: str, split: str = "train", data_dir: str | os.PathLike | N
             return pgm_faces(c)
     raise FileNotFoundError(f"AT&T faces not found: no s1/ folder under {root}. Get "
                             f"{WHERE_TO_GET['att_faces']}.")
+
+
+class DatasetSplits:
+    """The splits of one dataset, each read once: what a task keeps while it trains and
+    evaluates. A ``folder:`` dataset's splits all come from one listing and one decode of
+    every image (`folder_splits`); the other names load a split on first use (`load_source`).
+
+    Example:
+        >>> splits = DatasetSplits("folder:my_photos", seed=0)       # doctest: +SKIP
+        >>> train = splits["train"]; "val" in splits                 # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, data_dir: str | os.PathLike | None = None, *,
+                 skip_corrupt: bool = False, test_fraction: float = 0.2, seed: int = 0):
+        self.name, self.data_dir, self.skip_corrupt = name, data_dir, skip_corrupt
+        self.test_fraction, self.seed = test_fraction, seed
+        self._loaded: dict[str, LabelledSource] = {}
+
+    def _folder(self) -> dict[str, LabelledSource]:
+        if not self._loaded:
+            self._loaded = folder_splits(self.name.split(":", 1)[1],
+                                         test_fraction=self.test_fraction, seed=self.seed,
+                                         skip_corrupt=self.skip_corrupt)
+        return self._loaded
+
+    def __contains__(self, split: str) -> bool:
+        if self.name.startswith("folder:"):
+            return split in self._folder()
+        return split in ("train", "test")
+
+    def __getitem__(self, split: str) -> LabelledSource:
+        if self.name.startswith("folder:"):
+            parts = self._folder()
+            if split not in parts:
+                raise FileNotFoundError(f"{self.name} has no {split!r} split (it has "
+                                        f"{sorted(parts)}); add a {split}/<class>/ folder.")
+            return parts[split]
+        if split not in self._loaded:
+            self._loaded[split] = load_source(self.name, split, self.data_dir,
+                                              skip_corrupt=self.skip_corrupt,
+                                              test_fraction=self.test_fraction, seed=self.seed)
+        return self._loaded[split]
 
 
 def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | None = None, *,

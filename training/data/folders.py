@@ -35,8 +35,14 @@ def _hidden(parts: Sequence[str]) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def _entries(root: Path) -> tuple[str, list[tuple[tuple[str, ...], str]]]:
-    """``(kind, [(relative path parts, item), ...])`` of every visible image under ``root``."""
+Listing = tuple[str, list[tuple[tuple[str, ...], str]]]
+
+
+def _entries(root: Path) -> Listing:
+    """``(kind, [(relative path parts, item), ...])`` of every visible image under ``root``
+    (listed once; `folder_splits` selects all its splits from one listing)."""
+    if not root.exists():
+        raise FileNotFoundError(f"Image folder not found: {root}")
     if root.is_file():
         if not zipfile.is_zipfile(root):
             raise ValueError(f"{root} is neither a folder nor a zip file of "
@@ -62,9 +68,10 @@ def folder_layout(root: str | Path) -> str:
         ValueError: no images at all.
     """
     root = Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f"Image folder not found: {root}")
-    _, entries = _entries(root)
+    return _layout(root, _entries(root)[1])
+
+
+def _layout(root: Path, entries) -> str:
     if not entries:
         raise ValueError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) under {root}. Expected "
                          "<class>/<image> or <split>/<class>/<image> files.")
@@ -93,9 +100,14 @@ def image_folder(root: str | Path, split: str | None = None, *,
         CorruptImageError: a corrupt image, unless ``skip_corrupt``.
     """
     root = Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f"Image folder not found: {root}")
-    kind, entries = _entries(root)
+    return _select(root, _entries(root), split, class_names, validate_images, skip_corrupt)
+
+
+def _select(root: Path, listing: Listing, split: str | None,
+            class_names: Sequence[str] | None, validate_images: bool,
+            skip_corrupt: bool) -> LabelledSource:
+    """`image_folder` on a listing made already."""
+    kind, entries = listing
     depth = 3 if split else 2
     chosen = [(parts[-2], item) for parts, item in entries
               if len(parts) == depth and (not split or parts[0] == split)]
@@ -138,18 +150,16 @@ def folder_splits(root: str | Path, *, test_fraction: float = 0.2, seed: int = 0
         ValueError: fewer than two classes, or a class too small to split.
     """
     root = Path(root)
-    layout = folder_layout(root)
-    if layout == "split":
-        train = image_folder(root, "train", skip_corrupt=skip_corrupt)
+    listing = _entries(root)
+    if _layout(root, listing[1]) == "split":
+        train = _select(root, listing, "train", None, True, skip_corrupt)
         out = {"train": train}
-        _, entries = _entries(root)
-        tops = {parts[0] for parts, _ in entries if len(parts) == 3}
+        tops = {parts[0] for parts, _ in listing[1] if len(parts) == 3}
         for name, sub in (("val", "val"), ("val", "validation"), ("test", "test")):
             if sub in tops and name not in out:
-                out[name] = image_folder(root, sub, class_names=train.class_names,
-                                         skip_corrupt=skip_corrupt)
+                out[name] = _select(root, listing, sub, train.class_names, True, skip_corrupt)
     else:
-        whole = image_folder(root, skip_corrupt=skip_corrupt)
+        whole = _select(root, listing, None, None, True, skip_corrupt)
         _check_classes(whole, root)
         if not 0 < test_fraction < 1:
             raise ValueError(f"`test_fraction` must be in (0, 1) to split a plain folder. "

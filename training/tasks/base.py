@@ -152,6 +152,15 @@ class Task:
         return [Phase("train", self.recipe.epochs, setup)]
 
 
+def dataset_splits(recipe: Recipe):
+    """The recipe's dataset as a `training.data.DatasetSplits` (each split read once; a plain
+    folder's test share cut with the recipe's seed and ``test_fraction``, default 0.2)."""
+    from training.data import DatasetSplits
+
+    return DatasetSplits(recipe.dataset, recipe.data_dir, skip_corrupt=recipe.skip_corrupt,
+                         test_fraction=recipe.test_fraction or 0.2, seed=recipe.seed)
+
+
 def build_model(name: str, **args: Any) -> keras.Model:
     """``zoo.build``, with a builder argument it does not take reported as a ValueError."""
     import zoo

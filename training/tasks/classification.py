@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from training.engine import Phase, Setup
-from training.tasks.base import Task, write_metrics
+from training.tasks.base import Task, dataset_splits, write_metrics
 
 logger = logging.getLogger("training.tasks.classification")
 
@@ -219,7 +219,7 @@ class ClassificationTask(Task):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._parts: dict[str, Any] = {}
+        self._splits = None
         self.backbone: set[str] = set()
         self._train = self._val = None
         self.steps = None
@@ -227,15 +227,10 @@ class ClassificationTask(Task):
     # -- data ---------------------------------------------------------------------------
 
     def source(self, split: str):
-        """One split of the recipe's dataset (loaded once)."""
-        from training.data import load_source
-
-        r = self.recipe
-        if split not in self._parts:
-            self._parts[split] = load_source(r.dataset, split, r.data_dir,
-                                             skip_corrupt=r.skip_corrupt,
-                                             test_fraction=r.test_fraction or 0.2, seed=r.seed)
-        return self._parts[split]
+        """One split of the recipe's dataset (each read once)."""
+        if self._splits is None:
+            self._splits = dataset_splits(self.recipe)
+        return self._splits[split]
 
     def _train_val(self):
         from training.data import split
@@ -249,11 +244,8 @@ class ClassificationTask(Task):
             keep = split_indices(source.labels, (r.limit / len(source),
                                                  1 - r.limit / len(source)), seed=r.seed)[0]
             source = source.subset(keep)
-        if r.dataset.startswith("folder:"):
-            try:
-                return source, self.source("val")  # the folder's own val/ split
-            except FileNotFoundError:
-                pass
+        if r.dataset.startswith("folder:") and "val" in self._splits:
+            return source, self.source("val")  # the folder's own val/ split
         if not r.val_fraction:
             return source, None
         train, val = split(source, (1 - r.val_fraction, r.val_fraction), seed=r.seed)
@@ -337,7 +329,10 @@ class ClassificationTask(Task):
         r = self.recipe
         headless_args = {k: v for k, v in self.builder_args.items()
                          if k not in ("classes", "classifier_activation", "dropout")}
-        headless = zoo.build(r.model, include_top=False, **headless_args)
+        # the backbone: the headless model, with the tag's weights or (a file) built to name it
+        headless = zoo.build(r.model, include_top=False, **headless_args) \
+            if zw._is_path(r.weights) else \
+            zoo.load(r.model, weights=r.weights, include_top=False, **headless_args)
         backbone = {layer.name for layer in headless.layers if layer.weights}
         if zw._is_path(r.weights):
             path = Path(r.weights)
@@ -358,8 +353,7 @@ class ClassificationTask(Task):
                       if any(not np.array_equal(a, b) for a, b in
                              zip(values, model.get_layer(name).get_weights()))}
         else:
-            source = zoo.load(r.model, weights=r.weights, include_top=False, **headless_args)
-            loaded = set(zoo.transfer_by_name(source, model).matched)
+            loaded = set(zoo.transfer_by_name(headless, model).matched)
         missing = sorted(backbone - loaded)
         if missing:
             raise ValueError(f"--weights {r.weights} does not fit the backbone of {r.model} as "

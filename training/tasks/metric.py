@@ -36,7 +36,7 @@ import numpy as np
 
 from training.data.metric import pk_indices, pair_indices
 from training.engine import Phase, Setup
-from training.tasks.base import Task, write_metrics
+from training.tasks.base import Task, dataset_splits, write_metrics
 
 EMBEDDING_MONITORS = ("val_roc_auc", "val_map_at_r", "val_precision_at_1")
 
@@ -138,14 +138,10 @@ def load_arrays(recipe) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     for the test; otherwise the dataset's own train / test split, with a stratified seeded
     validation share of the training split.
     """
-    from training.data import load_source
     from training.data.arrays import prepare_arrays
     from training.data.splits import split_indices
 
-    def load(split):
-        return load_source(recipe.dataset, split, recipe.data_dir,
-                           skip_corrupt=recipe.skip_corrupt,
-                           test_fraction=recipe.test_fraction or 0.2, seed=recipe.seed)
+    load = dataset_splits(recipe).__getitem__
 
     def prepared(source):
         x, y = source.arrays()
