@@ -62,8 +62,9 @@ def _load_weights(model, path: Path) -> None:
 
 def evaluate_run(run_dir: str | Path, *, weights: str = "best", split: str = "test",
                  out: str | Path | None = None, data_dir: str | None = None,
-                 sets: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Evaluates a run folder's ``best`` (or ``last``, or any file of the same model)."""
+                 sets: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Evaluates a run folder's ``best`` (or ``last``, or any file of the same model);
+    returns ``(task, report)``, the report's ``files`` naming what was written."""
     import zoo
     from training.recipes import Recipe
     from training.tasks import task_class
@@ -84,14 +85,15 @@ def evaluate_run(run_dir: str | Path, *, weights: str = "best", split: str = "te
     out = Path(out) if out else run / "eval" / split
     report = task.evaluate(model, split, out)
     report.setdefault("weights", str(path))
-    return {**report, "_task": task, "_out": str(out)}
+    return task, report
 
 
 def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None = None,
              dataset: str | None = None, split: str = "test", data_dir: str | None = None,
              out: str | Path | None = None, sets: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
-    """Evaluates a weight tag (its record names the recipe) or a file with ``recipe``."""
+             ) -> tuple[Any, dict[str, Any]]:
+    """Evaluates a weight tag (its record names the recipe) or a file with ``recipe``;
+    returns ``(task, report)`` as `evaluate_run` does."""
     import zoo
     from training.recipes import load_recipe
     from training.tasks import task_class
@@ -130,7 +132,7 @@ def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None 
                f"{model_name}_{tag}_{Path(rec.dataset.split(':')[-1]).name}_{split}")
     report = task.evaluate(model, split, out)
     report.setdefault("weights", str(weights))
-    return {**report, "_task": task, "_out": str(out)}
+    return task, report
 
 
 def build_parser() -> Parser:
@@ -162,21 +164,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if args.model or args.recipe or args.dataset:
                 raise ValueError("a run folder names its model, recipe and dataset: drop "
                                  "--model / --recipe / --dataset.")
-            report = evaluate_run(args.run, weights=args.weights or "best", split=args.split,
-                                  out=args.out, data_dir=args.data_dir, sets=sets)
+            task, report = evaluate_run(args.run, weights=args.weights or "best",
+                                        split=args.split, out=args.out,
+                                        data_dir=args.data_dir, sets=sets)
         else:
-            report = evaluate(args.model, args.weights, recipe=args.recipe,
-                              dataset=args.dataset, split=args.split, data_dir=args.data_dir,
-                              out=args.out, sets=sets)
+            task, report = evaluate(args.model, args.weights, recipe=args.recipe,
+                                    dataset=args.dataset, split=args.split,
+                                    data_dir=args.data_dir, out=args.out, sets=sets)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         p.exit(2, f"{p.prog}: error: {' '.join(str(e).split())}\n")
-    task, out = report.pop("_task"), report.pop("_out")
-    if hasattr(task, "format"):
-        print(task.format(report))
-    else:
-        print(json.dumps({k: v for k, v in report.items() if k != "files"}, indent=2))
-    print(f"wrote {out}/metrics.json")
-    figure = (report.get("files") or {}).get("figure")
+    print(task.format(report))
+    print(f"wrote {report['files']['metrics']}")
+    figure = report["files"].get("figure")
     if args.figure and figure:
         import shutil
 

@@ -100,9 +100,8 @@ def test_every_task_trains_resumes_and_evaluates(task, tmp_path, mnist_dir, dens
     # what ships loads into the model that model.json names, and evaluates from the folder
     from training.evaluate import evaluate_run
 
-    report = evaluate_run(out)
-    report.pop("_task")
-    assert Path(report.pop("_out"), "metrics.json").is_file()
+    _, report = evaluate_run(out)
+    assert Path(report["files"]["metrics"]).is_file()
     key = {"classification": "acc@1", "metric": "roc_auc", "segmentation": "miou",
            "depth": "scenes"}[task]
     assert key in report

@@ -111,6 +111,10 @@ class Task:
         return {**report, "files": {"metrics": str(out / "metrics.json"),
                                     "figure": str(out / figure)}}
 
+    def format(self, report: dict[str, Any]) -> str:
+        """The report as ``python -m training.evaluate`` prints it."""
+        return json.dumps({k: v for k, v in report.items() if k != "files"}, indent=2)
+
     def summary_line(self, summary: dict[str, Any], out: Path) -> str:
         val = ", ".join(f"{k} {v:.4f}" for k, v in (summary.get("val") or {}).items()
                         if isinstance(v, (int, float)))
