@@ -347,9 +347,9 @@ def _fit(task, folder: RunFolder, dist: Distribution, out: Path, *, strategy: st
         task.prepare()
         if dist.chief:
             write_json(out / "model.json", task.model_config())
-        setup, status = _run_phases(task, folder, dist, out, jit_compile=jit_compile,
-                                    verbose=verbose, tensorboard=tensorboard,
-                                    callbacks=list(callbacks))
+        setup = _run_phases(task, folder, dist, out, jit_compile=jit_compile, verbose=verbose,
+                            tensorboard=tensorboard, callbacks=list(callbacks))
+        status = "finished"
     except (DivergedError, DiskFullError) as e:
         failure, status = e, ("diverged" if isinstance(e, DivergedError) else "disk full")
     except KeyboardInterrupt:
@@ -395,7 +395,8 @@ def _fit(task, folder: RunFolder, dist: Distribution, out: Path, *, strategy: st
 
 
 def _run_phases(task, folder: RunFolder, dist: Distribution, out: Path, *, jit_compile,
-                verbose, tensorboard: bool, callbacks: list) -> tuple[Setup, str]:
+                verbose, tensorboard: bool, callbacks: list) -> Setup:
+    """Fits every phase not done yet; returns the last phase's setup, best weights loaded."""
     recipe = task.recipe
     phases: list[Phase] = task.phases()
     starts = np.cumsum([0] + [p.epochs for p in phases]).tolist()
@@ -461,7 +462,7 @@ def _run_phases(task, folder: RunFolder, dist: Distribution, out: Path, *, jit_c
     last = phases[-1]
     if folder.write and last.best and (out / last.best).exists():  # non-chief workers: last
         load_weights(setup.export, out / last.best)
-    return setup, "finished"
+    return setup
 
 
 def _restore_best(setup: Setup, phase: Phase, out: Path) -> None:

@@ -353,7 +353,6 @@ class MetricTask(Task):
 
     def resolve_args(self, num_classes: int) -> dict[str, Any]:
         args = self.default_builder_args()
-        args.setdefault("input_shape", (*self.recipe.image_size, self.recipe.channels))
         if self.recipe.objective == "center":
             args.update(classes=num_classes, classifier_activation=None)
         return args
