@@ -1,11 +1,17 @@
 """What every demo tab shares: reading uploads safely, the model cache, compiled inference.
 
-- `load_image` turns whatever arrives (a file path from Gradio, a PIL image, a NumPy array)
-  into a uint8 ``(H, W)`` or ``(H, W, 3)`` array, or raises `gr.Error` with a plain message:
-  not an image, truncated, too small, too large to decode. Grey, RGBA, palette, 16-bit and
-  float images are converted; anything larger than ``max_side`` is downscaled, not refused.
-- `ImageInput` makes a `gr.Image` that hands the function a file path, so the function (not
-  Gradio) decodes the upload and can say what is wrong with it.
+- `load_image` turns whatever arrives (a file path from Gradio, the sketchpad's PNG bytes, a
+  PIL image, a NumPy array) into a uint8 ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` array,
+  or raises `gr.Error` with a plain message: not an image, truncated, too small, too large
+  to decode (with its size and the limit). Grey, RGBA, palette, 16-bit and float images are
+  converted; anything larger than ``max_side`` is downscaled, not refused, and downscaled
+  before it is converted, so memory stays near the decoded file's own size.
+- `open_image` is the check every path runs first: the pixel count from the header, before
+  any pixel is decoded. `ImageInput` (a `gr.Image`) and `SketchInput` (a `gr.Sketchpad`)
+  run it in Gradio's preprocessing and hand the function file paths (or the canvas' bytes),
+  so the function, not Gradio, decodes the image and can say what is wrong with it.
+- `echo` quotes a user's value in a message, cut to `ECHO_LIMIT` characters;
+  `plain_choices` makes a menu refuse an unknown value that way (Gradio quotes it whole).
 - `get_model` loads a weight tag (``"lenet5.mnist"``) once per process, shared by all
   requests, with its record and a compiled ``model(x, training=False)`` function
   (`compiled_predict`): ``tf.function`` on TensorFlow, ``jax.jit`` over
@@ -14,8 +20,9 @@
 - `available` says whether a tag's weights are on this machine (bundled, or already in the
   zoo / Keras cache) without downloading anything, so tabs offer only what runs offline.
 - `model_input` prepares an image the way a tag's weights were trained (size, channels,
-  scaling, MNIST's centring); `launch` is the command line shared by ``python -m demos`` and
-  ``python -m demos.<tab>``.
+  scaling, MNIST's centring); `launch` serves an app with the command line of
+  ``python -m demos`` and ``python -m demos.<tab>`` (parsed first by `demos.cli`, which
+  imports nothing heavy, so that ``--help`` is immediate).
 - `atomic_save_pil_to_cache` replaces Gradio's writer of output images (see there): two
   requests returning the same picture at once must not serve each other a half-written file.
 """
@@ -23,8 +30,10 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import functools
+import io
 import logging
 import os
 import tempfile
@@ -38,11 +47,14 @@ import gradio as gr
 import keras
 import numpy as np
 from gradio import processing_utils
-from PIL import Image, ImageOps, UnidentifiedImageError
+from gradio.components.image_editor import EditorData
+from gradio.data_classes import FileData
+from PIL import Image, UnidentifiedImageError
 
 import zoo
+from demos.cli import parse_args  # noqa: F401 - re-exported: the tabs' and tests' command line
 from zoo import weights as zoo_weights
-from zoo.metric import prepare_images
+from zoo.embeddings import prepare_images
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +62,9 @@ EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_SIDE = 1024                 # larger uploads are downscaled to this longest side
 MAX_PIXELS = 100_000_000        # larger images are refused before decoding (memory)
 MIN_SIDE = 8                    # smaller images carry too little to predict from
+REDUCING_GAP = 2.0              # big images: integer reduction to >= 2x the size, then bilinear
+BAND_PIXELS = 4_000_000         # ... reduced a band of rows at a time (16 MB at 4 bytes a pixel)
+ECHO_LIMIT = 80                 # characters of a user's value quoted back in a message
 MAX_FILE_SIZE = "64mb"          # Gradio refuses bigger uploads before they reach a function
 CONCURRENCY = int(os.environ.get("ZOO_DEMO_CONCURRENCY", "2"))   # events run at once
 QUEUE_SIZE = int(os.environ.get("ZOO_DEMO_QUEUE", "64"))         # events waiting at most
@@ -67,36 +82,172 @@ ISBI_NOTE = ("The U-Net weights were trained on the ISBI 2012 EM segmentation ch
 
 
 # ---------------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------------
+
+def shorten(text: str, limit: int | None = None) -> str:
+    """``text`` cut to ``limit`` (default `ECHO_LIMIT`) characters, with its length said.
+
+    Example:
+        >>> shorten("x" * 100, 5)
+        'xxxxx... (100 characters)'
+    """
+    limit = ECHO_LIMIT if limit is None else limit
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def echo(value: Any, limit: int | None = None) -> str:
+    """A user's value as a message quotes it: ``repr``, cut to ``limit`` characters.
+
+    Anything a request sends can come back in an error message, and a 1 MB model name or
+    kernel would otherwise come back whole. A string is quoted and cut inside the quotes,
+    anything else is its ``repr`` cut.
+
+    Example:
+        >>> echo("vgg16.x"), echo("z" * 1000, 3)
+        ("'vgg16.x'", "'zzz'... (1,000 characters)")
+    """
+    limit = ECHO_LIMIT if limit is None else limit
+    if not isinstance(value, str):
+        return shorten(repr(value), limit)
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
+
+def _error(message: str) -> gr.Error:
+    return gr.Error(message, print_exception=False)
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading images
 # ---------------------------------------------------------------------------------------------
 
-def _name(value: Any) -> str:
-    return Path(str(value)).name if isinstance(value, (str, os.PathLike)) else "The image"
+_ENCODED = (bytes, bytearray, memoryview)     # an encoded file in memory (the canvas' blobs)
 
 
-def _open(path: str | os.PathLike, what: str) -> Image.Image:
-    name = _name(path)
+def _source(value: Any) -> Any:
+    """A Gradio file dict or model (``{"path": ...}``) -> its path; anything else as is."""
+    if isinstance(value, dict):
+        return value.get("path") or value.get("url")
+    if isinstance(value, FileData):
+        return value.path
+    return value
+
+
+def _name(value: Any, what: str = "image") -> str:
+    """How messages call an input: its file name (cut to `ECHO_LIMIT`), else "The <what>"."""
+    if isinstance(value, (str, os.PathLike)):
+        return shorten(Path(str(value)).name)
+    if isinstance(value, Image.Image) and getattr(value, "filename", ""):
+        return shorten(Path(str(value.filename)).name)
+    return f"The {what}"
+
+
+def _too_large(name: str, size: tuple[int, int] | None) -> gr.Error:
+    limit = f"({MAX_PIXELS // 1_000_000} megapixels)"
+    if size is None:        # Pillow refused it and no plugin read the header: more than that
+        return _error(f"{name} has more than {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} "
+                      f"million pixels, more than this demo decodes {limit}. Downscale it "
+                      f"first.")
+    return _error(f"{name} is {size[0]}x{size[1]} pixels, more than this demo decodes "
+                  f"{limit}. Downscale it first.")
+
+
+def _header_size(source: str | os.PathLike | bytes) -> tuple[int, int] | None:
+    """The width and height in the header of an image that `Image.open` refuses outright.
+
+    Pillow raises ``DecompressionBombError`` for more than ``2 * Image.MAX_IMAGE_PIXELS``
+    (179 million) pixels without saying the size. This tries each format plugin Pillow has
+    registered on the file's first bytes, as `Image.open` does, minus that check: a
+    plugin's constructor reads the header only. None when no plugin reads it.
+    """
+    Image.init()
+    with (io.BytesIO(source) if isinstance(source, _ENCODED) else open(source, "rb")) as fp:
+        prefix = fp.read(16)
+        for fmt in Image.ID:
+            factory, accept = Image.OPEN[fmt]
+            result = not accept or accept(prefix)
+            if not result or isinstance(result, str):     # a str: a warning, not a match
+                continue
+            try:
+                fp.seek(0)
+                return tuple(factory(fp, "").size)
+            except Exception:  # noqa: BLE001 - not this format: try the next one
+                continue
+    return None
+
+
+def _open(source: str | os.PathLike | bytes, name: str, what: str) -> Image.Image:
+    """`Image.open` (the header only) with each failure as a plain `gr.Error`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(path)
+            return Image.open(io.BytesIO(source) if isinstance(source, _ENCODED) else source)
     except FileNotFoundError:
-        raise gr.Error(f"The uploaded {what} is no longer on the server; upload it again.",
-                       print_exception=False) from None
+        raise _error(f"The uploaded {what} is no longer on the server; upload it "
+                     f"again.") from None
     except Image.DecompressionBombError:
-        raise gr.Error(f"{name} is too large to decode (more than {MAX_PIXELS // 1_000_000} "
-                       f"megapixels). Downscale it first.", print_exception=False) from None
+        raise _too_large(name, _header_size(source)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise gr.Error(f"{name} is not an image this demo can read. Upload a {READABLE} "
-                       f"image.", print_exception=False) from None
+        raise _error(f"{name} is not an image this demo can read. Upload a {READABLE} "
+                     f"image.") from None
+
+
+def open_image(value: Any, what: str = "image") -> Image.Image:
+    """The picture in ``value``, opened and checked, not decoded.
+
+    `Image.open` reads only the header (format, mode, size), so the pixel count is known
+    before any pixel is in memory: a 170 KB PNG of 13300x13300 pixels is refused here,
+    before it costs 700 MB. Every way a picture reaches a tab goes through this check:
+    `load_image`, and Gradio's preprocessing of `ImageInput` and `SketchInput`.
+
+    Args:
+        value: a file path, a Gradio file dict or ``FileData``, an encoded image file in
+            ``bytes`` (the sketchpad's canvas), a PIL image or a NumPy array.
+        what: the input's name in messages ("image", "sketchpad", ...).
+
+    Returns:
+        A PIL image; one read from a file is still lazy (`Image.Image.load` decodes it).
+
+    Raises:
+        gr.Error: nothing given, not an image, more than `MAX_PIXELS` (with its size) or
+            smaller than `MIN_SIDE`.
+    """
+    value = _source(value)
+    if value is None or (isinstance(value, (str, *_ENCODED)) and not len(value)):
+        raise _error(f"No {what} yet: upload one (or click an example), then press the "
+                     f"button.")
+    name = _name(value, what)
+    opened = isinstance(value, (str, os.PathLike, *_ENCODED))
+    if isinstance(value, np.ndarray):
+        im = _from_array(value)
+    elif isinstance(value, Image.Image):
+        im = value
+    elif opened:
+        im = _open(value, name, what)
+    else:
+        raise _error(f"The {what} must be an image file. Received a {type(value).__name__}.")
+    width, height = im.size
+    refusal = None
+    if width * height > MAX_PIXELS:
+        refusal = _too_large(name, (width, height))
+    elif min(width, height) < MIN_SIDE:
+        refusal = _error(f"{name} is {width}x{height} pixels: too small to recognise anything. "
+                         f"Upload an image at least {MIN_SIDE}x{MIN_SIDE} pixels.")
+    if refusal is not None:
+        if opened:
+            im.close()           # the file handle Image.open keeps for decoding
+        raise refusal
+    return im
 
 
 def _stretch(array: np.ndarray) -> np.ndarray:
     """Integer or float values -> uint8, scaled by the image's own maximum (negatives -> 0)."""
     array = np.asarray(array, np.float64)
     if not np.all(np.isfinite(array)):
-        raise gr.Error("The image holds NaN or infinite values; save it as an ordinary 8- or "
-                       "16-bit image.", print_exception=False)
+        raise _error("The image holds NaN or infinite values; save it as an ordinary 8- or "
+                     "16-bit image.")
     array = np.clip(array, 0, None)
     peak = array.max(initial=0.0)
     if peak > 0:
@@ -109,7 +260,8 @@ def _to_8bit(im: Image.Image) -> Image.Image:
 
     A 16-bit photo uses the whole 0-65535 range, but 16-bit microscopy or depth images often
     use a small part of it; dividing by 257 would turn those black, so each image is scaled
-    by its own peak instead.
+    by its own peak instead. Called on the downscaled image (`_shrink`): the float64 copy
+    is at most ``max_side`` squared.
     """
     if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
         return im
@@ -117,12 +269,78 @@ def _to_8bit(im: Image.Image) -> Image.Image:
 
 
 def _flatten(im: Image.Image, mode: str) -> Image.Image:
-    """Any Pillow mode -> ``mode`` ("L" or "RGB"); transparency is composited on white."""
+    """Any Pillow mode -> ``mode`` ("L", "RGB" or "RGBA"); for "L" and "RGB" transparency
+    is composited on white."""
     im = _to_8bit(im)
+    if mode == "RGBA":
+        return im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         im = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     return im.convert(mode)
+
+
+def _workable(im: Image.Image) -> Image.Image:
+    """``im`` in a mode Pillow reduces and resamples (L, LA, RGB, RGBA, I or F), values
+    kept: 16-bit -> I (32-bit integers), 1-bit -> L, palette -> RGB(A), others -> RGB."""
+    if im.mode in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        return im
+    if im.mode.startswith("I;16"):
+        return im.convert("I")
+    if im.mode == "1":
+        return im.convert("L")
+    if im.mode in ("P", "PA"):
+        return im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+    return im.convert("RGB")
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled (aspect kept) so that its longer side is ``max_side``."""
+    scale = max_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _shrink(im: Image.Image, max_side: int) -> Image.Image:
+    """A decoded image -> at most ``max_side`` on its longer side, in a `_workable` mode.
+
+    As ``Image.thumbnail(..., reducing_gap=2.0)``: first an integer reduction (the mean of
+    each ``fx`` x ``fy`` box, `Image.Image.reduce`) to at least `REDUCING_GAP` times the
+    target, then a bilinear resampling to it. The reduction runs on bands of rows: each band
+    is cropped, converted (`_workable`) and reduced on its own, so the converted copy of a
+    big image (a 16-bit one as 32-bit integers, a palette one as RGB, an RGBA one
+    premultiplied) never exists at full size, and nothing is float until `_to_8bit` gets
+    the small result.
+    """
+    width, height = im.size
+    if max(width, height) <= max_side:
+        return _workable(im)
+    target = _fit(im.size, max_side)
+    fx = max(1, int(width / target[0] / REDUCING_GAP))
+    fy = max(1, int(height / target[1] / REDUCING_GAP))
+    if fx > 1 or fy > 1:
+        rows = fy * max(1, BAND_PIXELS // (width * fy))      # a multiple of fy
+        bands = [_workable(im.crop((0, top, width, min(height, top + rows)))).reduce((fx, fy))
+                 for top in range(0, height, rows)]
+        im = Image.new(bands[0].mode, (bands[0].width, sum(band.height for band in bands)))
+        top = 0
+        for band in bands:
+            im.paste(band, (0, top))
+            top += band.height
+    return _workable(im).resize(target, Image.Resampling.BILINEAR)
+
+
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose)
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - unreadable EXIF: take the picture as it is stored
+        return 1
 
 
 def _from_array(array: np.ndarray) -> Image.Image:
@@ -130,8 +348,8 @@ def _from_array(array: np.ndarray) -> Image.Image:
     array = np.asarray(array)
     if array.dtype == object or array.ndim not in (2, 3) or (
             array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
-        raise gr.Error(f"An image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). "
-                       f"Received shape {array.shape}.", print_exception=False)
+        raise _error(f"An image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). "
+                     f"Received shape {shorten(str(array.shape))}.")
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.dtype == np.bool_:
@@ -152,16 +370,22 @@ def load_image(value: Any, mode: str = "RGB", max_side: int = MAX_SIDE,
                what: str = "image") -> np.ndarray:
     """Reads and checks one input image; the only way the demos accept pictures.
 
+    The size is checked from the header (`open_image`) before anything is decoded; a
+    bigger image is then downscaled before it is converted (`_shrink`): a 9999x9999 16-bit
+    PNG costs its decoded 200 MB and a few MB more, not the 1.8 GB its float64 copies took.
+
     Args:
         value: a file path (what `ImageInput` passes), a Gradio file dict ``{"path": ...}``,
-            a PIL image or a NumPy array (uint8, 16-bit, bool or float in [0, 1]).
-        mode: ``"RGB"`` (``(H, W, 3)``) or ``"L"`` (``(H, W)``) output.
+            an encoded image in ``bytes`` (the browser's sketchpad canvas), a PIL image or a
+            NumPy array (uint8, 16-bit, bool or float in [0, 1]).
+        mode: ``"RGB"`` (``(H, W, 3)``), ``"L"`` (``(H, W)``), both with transparency
+            composited on white, or ``"RGBA"`` (``(H, W, 4)``, transparency kept).
         max_side: a longer side is downscaled to this (aspect kept; JPEGs decode at reduced
             size directly), so an 8000x8000 upload costs a fraction of a second, not gigabytes.
         what: the input's name in messages ("image", "first face", ...).
 
     Returns:
-        uint8 array ``(H, W, 3)`` or ``(H, W)``.
+        uint8 array ``(H, W, 3)``, ``(H, W)`` or ``(H, W, 4)``.
 
     Raises:
         gr.Error: nothing uploaded, not an image, truncated or corrupt, NaN values, smaller
@@ -171,43 +395,21 @@ def load_image(value: Any, mode: str = "RGB", max_side: int = MAX_SIDE,
         >>> load_image(np.zeros((16, 16), np.uint16), mode="RGB").shape
         (16, 16, 3)
     """
-    if mode not in ("RGB", "L"):
-        raise ValueError(f"`mode` must be 'RGB' or 'L'. Received: mode={mode!r}")
-    if isinstance(value, dict):       # a Gradio FileData / ImageData dict
-        value = value.get("path") or value.get("url")
-    if value is None or (isinstance(value, str) and not value):
-        raise gr.Error(f"No {what} yet: upload one (or click an example), then press the "
-                       f"button.", print_exception=False)
-    name = _name(value)
-    if isinstance(value, np.ndarray):
-        im = _from_array(value)
-    elif isinstance(value, Image.Image):
-        im = value
-    elif isinstance(value, (str, os.PathLike)):
-        im = _open(value, what)
-    else:
-        raise gr.Error(f"The {what} must be an image file. Received a {type(value).__name__}.",
-                       print_exception=False)
-    width, height = im.size
-    if width * height > MAX_PIXELS:
-        raise gr.Error(f"{name} is {width}x{height} pixels, more than this demo decodes "
-                       f"({MAX_PIXELS // 1_000_000} megapixels). Downscale it first.",
-                       print_exception=False)
-    if min(width, height) < MIN_SIDE:
-        raise gr.Error(f"{name} is {width}x{height} pixels: too small to recognise anything. "
-                       f"Upload an image at least {MIN_SIDE}x{MIN_SIDE} pixels.",
-                       print_exception=False)
+    if mode not in ("RGB", "L", "RGBA"):
+        raise ValueError(f"`mode` must be 'RGB', 'L' or 'RGBA'. Received: mode={mode!r}")
+    name = _name(_source(value), what)
+    im = open_image(value, what)
     try:
-        if im.format == "JPEG" and max(width, height) > 2 * max_side:
-            im.draft("RGB" if mode == "RGB" else "L", (max_side, max_side))
+        if im.format == "JPEG" and max(im.size) > 2 * max_side:
+            im.draft("L" if mode == "L" else "RGB", (max_side, max_side))
         im.load()
-        im = ImageOps.exif_transpose(im)
+        orientation = _orientation(im)
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise gr.Error(f"{name} is truncated or corrupt ({err}). Upload the complete file.",
-                       print_exception=False) from None
-    im = _flatten(im, mode)
-    if max(im.size) > max_side:
-        im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        raise _error(f"{name} is truncated or corrupt ({shorten(str(err))}). Upload the "
+                     f"complete file.") from None
+    im = _flatten(_shrink(im, max_side), mode)
+    if orientation in _UPRIGHT:
+        im = im.transpose(_UPRIGHT[orientation])
     return np.asarray(im, dtype=np.uint8).copy()
 
 
@@ -215,11 +417,13 @@ def ImageInput(**kwargs: Any) -> gr.Image:  # noqa: N802 - reads like the compon
     """An image upload that hands the function the file path, unconverted.
 
     `gr.Image` opens every upload with Pillow before the function runs, so a text file named
-    ``.png`` would fail inside Gradio with Pillow's message. This one passes the path on
-    (``type="filepath"``, ``image_mode=None``), lets `load_image` explain what is wrong, and
-    turns a failure of Gradio's own preprocessing into a plain `gr.Error`. (The component's
-    ``preprocess`` is wrapped on the instance: a `gr.Image` subclass would make Gradio write a
-    ``.pyi`` stub beside this module.) Keyword arguments go to `gr.Image`.
+    ``.png`` would fail inside Gradio with Pillow's message, and a 400-megapixel PNG, which
+    Pillow refuses to open, was called "not an image". This one checks the header first
+    (`open_image`: not an image, too large with its size, too small), passes the path on
+    (``type="filepath"``, ``image_mode=None``) for `load_image` to decode, and turns any
+    other failure of Gradio's own preprocessing into a plain `gr.Error`. (The component's
+    ``preprocess`` is wrapped on the instance: a `gr.Image` subclass would make Gradio write
+    a ``.pyi`` stub beside this module.) Keyword arguments go to `gr.Image`.
     """
     kwargs.setdefault("type", "filepath")
     kwargs.setdefault("image_mode", None)
@@ -228,14 +432,85 @@ def ImageInput(**kwargs: Any) -> gr.Image:  # noqa: N802 - reads like the compon
     original = component.preprocess
 
     def preprocess(payload: Any) -> Any:
+        name = shorten(getattr(payload, "orig_name", None) or "") or "The upload"
+        url = getattr(payload, "url", None) or ""
         try:
+            if url.startswith("data:"):      # an image inline in the request
+                open_image(base64.b64decode(url.partition(",")[2]), "upload").close()
+            elif getattr(payload, "path", None):
+                open_image(payload.path, "upload").close()
             return original(payload)
         except gr.Error:
             raise
         except Exception:  # noqa: BLE001 - any decoder failure means "not an image"
-            name = getattr(payload, "orig_name", None) or "The upload"
-            raise gr.Error(f"{name} is not an image this demo can read. Upload a {READABLE} "
-                           "image.", print_exception=False) from None
+            raise _error(f"{name} is not an image this demo can read. Upload a {READABLE} "
+                         "image.") from None
+
+    component.preprocess = preprocess
+    return component
+
+
+def SketchInput(**kwargs: Any) -> gr.Sketchpad:  # noqa: N802 - reads like the component
+    """A `gr.Sketchpad` whose drawing reaches the function undecoded, checked like uploads.
+
+    Gradio's own preprocessing decodes the background, every layer and the composite at
+    full size before the function runs (a 170 KB PNG of 13300x13300 pixels sent as the
+    composite through the API became 700 MB of RGBA, twice), and lets Pillow's errors
+    through as raw text. This one reads only each image's header (`open_image`: the image
+    inputs' messages, the pixel limit) and passes the function ``{"background", "layers",
+    "composite"}`` with a file path for each (an API call) or the encoded PNG bytes (the
+    browser, which sends the canvas as blobs first: ``accept_blobs``, then an id; the blobs
+    are dropped once read, as Gradio does). `load_image` decodes them. Wrapped on the
+    instance like `ImageInput`; keyword arguments go to `gr.Sketchpad`.
+    """
+    kwargs.setdefault("type", "filepath")
+    kwargs.setdefault("image_mode", "RGBA")
+    component = gr.Sketchpad(**kwargs)
+
+    def checked(part: Any) -> Any:
+        if part is None:
+            return None
+        source = bytes(part) if isinstance(part, _ENCODED) else _source(part)
+        open_image(source, "sketchpad").close()
+        return source
+
+    def preprocess(payload: Any) -> dict[str, Any] | None:
+        if payload is None:
+            return None
+        if isinstance(payload, dict):
+            payload = EditorData(**payload)
+        if payload.id is not None:           # the browser: the canvas was sent as blobs
+            blobs = component.blob_storage.pop(payload.id, None)
+            parts = (blobs.background, blobs.layers, blobs.composite) if blobs else (
+                None, [], None)
+        else:
+            parts = (payload.background, payload.layers, payload.composite)
+        background, layers, composite = parts
+        return {"background": checked(background),
+                "layers": [checked(layer) for layer in layers or [] if layer is not None],
+                "composite": checked(composite)}
+
+    component.preprocess = preprocess
+    return component
+
+
+def plain_choices(component: Any, what: str) -> Any:
+    """``component`` (a `gr.Dropdown` or `gr.Radio`) refusing a value outside its choices
+    with a plain message: ``Unknown <what> 'x'. Choose one of: a, b.``
+
+    Gradio's own refusal quotes the value whole ("Value: <a 1 MB string> is not in the list
+    of choices: [...]"); this one quotes at most `ECHO_LIMIT` characters (`echo`). Wrapped
+    on the instance like `ImageInput`; returns the component.
+    """
+    original = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        values = [value for _, value in component.choices]
+        if payload is not None and not getattr(component, "allow_custom_value", False) \
+                and payload not in values:
+            offered = ", ".join(str(value) for value in values) or f"no {what} is here"
+            raise _error(f"Unknown {what} {echo(payload)}. Choose one of: {offered}.")
+        return original(payload)
 
     component.preprocess = preprocess
     return component
@@ -334,7 +609,7 @@ def check_model(key: str, models: Mapping[str, Any], task: str) -> None:
     offered = [tag for _, tag in model_choices(models)]
     if not offered:
         raise gr.Error(f"No {task} weights are on this machine.", print_exception=False)
-    raise gr.Error(f"Unknown model {key!r}. Choose one of: {', '.join(offered)}.",
+    raise gr.Error(f"Unknown model {echo(key)}. Choose one of: {', '.join(offered)}.",
                    print_exception=False)
 
 
@@ -537,31 +812,21 @@ LAUNCH_KWARGS: dict[str, Any] = {
 }
 
 
-def parse_args(argv: Sequence[str] | None, description: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        help="address to serve on (0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--share", action="store_true",
-                        help="also open a public *.gradio.live link (needs internet)")
-    parser.add_argument("--preload", action="store_true",
-                        help="load every model at start-up instead of on first use")
-    return parser.parse_args(argv)
-
-
-def launch(app: gr.Blocks | Callable[[], gr.Blocks], argv: Sequence[str] | None = None,
+def launch(app: gr.Blocks | Callable[[], gr.Blocks],
+           argv: Sequence[str] | argparse.Namespace | None = None,
            description: str = "Serve a zoo demo", preload: Sequence[str] = ()) -> gr.Blocks:
     """The command line of ``python -m demos`` and ``python -m demos.<tab>``.
 
     Args:
         app: a built ``gr.Blocks`` or a function that builds one.
-        argv: command-line arguments (default ``sys.argv[1:]``).
-        description: the ``--help`` text.
+        argv: command-line arguments (default ``sys.argv[1:]``), or the ones
+            `demos.cli.parse_args` has already parsed (the entry points parse them before
+            importing this module, so that ``--help`` does not wait for TensorFlow).
+        description: the ``--help`` text, when ``argv`` is not parsed yet.
         preload: weight tags loaded before serving when ``--preload`` is given.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    args = parse_args(argv, description)
+    args = argv if isinstance(argv, argparse.Namespace) else parse_args(argv, description)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # one line per Gradio self-check
     demo = configure(app if isinstance(app, gr.Blocks) else app())

@@ -18,6 +18,10 @@ stored with the weights (chosen on validation pairs when they were published). T
 
 from __future__ import annotations
 
+if __name__ == "__main__":   # --help and bad flags answered before gradio and TensorFlow load
+    from demos.cli import parse_args
+    ARGS = parse_args(None, __doc__)
+
 import functools
 import threading
 from collections.abc import Callable
@@ -31,8 +35,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from demos.common import (EXAMPLES, ImageInput, check_model, get_model, get_submodel, launch,
-                          load_image, model_choices, model_input)
-from zoo.metric import default_threshold, embedding_model
+                          load_image, model_choices, model_input, plain_choices)
+from zoo.embeddings import default_threshold, embedding_model
 
 MODELS: dict[str, str] = {
     "siamese_net.att_faces": "Faces: Siamese network, AT&T faces (128-d)",
@@ -204,7 +208,7 @@ def verify(image_a: Any, image_b: Any, model_key: str = "siamese_net.att_faces"
            ) -> tuple[str, str, np.ndarray]:
     """Two images -> (verdict, details in Markdown, embedding-space picture).
 
-    The distance equals ``zoo.metric.verify(model, a, b).distance`` (same preparation),
+    The distance equals ``zoo.embeddings.verify(model, a, b).distance`` (same preparation),
     computed with the compiled forward pass instead of ``model.predict``.
 
     Raises:
@@ -240,8 +244,8 @@ def build() -> gr.Blocks:
                     "the pair is *same* when the distance is at most the threshold stored "
                     "with the weights. AT&T faces: Olivetti Research Laboratory (Samaria and "
                     "Harter 1994), used with credit.")
-        model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
-                            elem_id="verify-model")
+        model = plain_choices(gr.Dropdown(choices, value=choices[0][1] if choices else None,
+                                          label="Model", elem_id="verify-model"), "model")
         with gr.Row():
             image_a = ImageInput(label="Image A", elem_id="verify-a", height=224)
             image_b = ImageInput(label="Image B", elem_id="verify-b", height=224)
@@ -269,4 +273,4 @@ def build() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    launch(build, description=__doc__.splitlines()[0], preload=list(MODELS))
+    launch(build, ARGS, preload=list(MODELS))

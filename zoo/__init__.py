@@ -18,15 +18,24 @@ from typing import Any
 
 import keras
 
-from zoo import losses, metric, metrics, visualize
+from zoo import embeddings, losses, metrics, visualize
 from zoo import models  # noqa: F401  (importing the model package registers every builder)
 from zoo import registry as _registry, weights as _weights
+from zoo.imagenet import decode_predictions
 from zoo.registry import get_entry, register
 from zoo.weights import transfer_by_name
 
 __version__ = "0.1.0"
-__all__ = ["build", "describe", "list_models", "load", "losses", "metric", "metrics", "register",
-           "transfer_by_name", "visualize"]
+__all__ = ["build", "decode_predictions", "describe", "embeddings", "list_models", "load",
+           "losses", "metrics", "register", "transfer_by_name", "visualize"]
+
+
+def __getattr__(name: str) -> Any:
+    """``zoo.metric``, the old name of `zoo.embeddings`, imported (with a warning) on first use."""
+    if name == "metric":
+        import importlib
+        return importlib.import_module("zoo.metric")
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
 def list_models(task: str | None = None, pretrained: bool | None = None,

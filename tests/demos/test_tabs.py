@@ -98,7 +98,7 @@ def DIGIT(d: int) -> str:  # noqa: N802
 ])
 def test_verify_decides_like_zoo_metric_verify(a, b, key, verdict):
     said, details, picture = verify.verify(a, b, key)
-    expected = zoo.metric.verify(common.get_model(key).model, a, b)
+    expected = zoo.embeddings.verify(common.get_model(key).model, a, b)
     assert said == verdict and expected.same == (verdict.startswith("Same"))
     assert f"{expected.distance:.3f}" in details and f"{expected.threshold:.3f}" in details
     assert picture.ndim == 3 and picture.dtype == np.uint8 and picture.std() > 20

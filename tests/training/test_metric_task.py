@@ -47,7 +47,7 @@ def test_identity_split_never_shares_a_person():
     data = ML.load_arrays(recipe)
     ids = {k: set(np.unique(v[1])) for k, v in data.items()}
     assert ids == {"train": {0, 1}, "val": {2, 3}, "test": {4, 5}}
-    # float32 in [0, 1], the models' "unit" preprocessing (what zoo.metric.verify feeds)
+    # float32 in [0, 1], the models' "unit" preprocessing (what zoo.embeddings.verify feeds)
     assert data["train"][0].shape == (6, 112, 92, 1) and data["train"][0].dtype == "float32"
     assert 0.0 <= data["train"][0].min() and 0.5 < data["train"][0].max() <= 1.0
     with pytest.raises(ValueError, match="train_identities"):

@@ -33,7 +33,7 @@ def unet_variants(filters: int | None = None) -> dict[str, dict[str, Any]]:
     ``filters`` replaces the filters of both (tests use tiny ones)."""
     from training.recipes.unet_membrane import RECIPE
 
-    variants = {"paper": {"filters": 64, "depth": 4, "num_classes": 2},
+    variants = {"paper": {"filters": 64, "depth": 4, "classes": 2},
                 "shipped": dict(RECIPE.builder_args)}
     for args in variants.values():
         args["filters"] = filters or args["filters"]
@@ -180,7 +180,7 @@ def bench_unet_mixed_precision(builder_args: dict[str, Any], *, image_size: int 
     x = keras.ops.convert_to_tensor(
         rng.random((batch_size, image_size, image_size, 1), dtype=np.float32))
     y = keras.ops.convert_to_tensor(rng.integers(
-        0, builder_args.get("num_classes", 2), (batch_size, image_size, image_size), "int32"))
+        0, builder_args.get("classes", 2), (batch_size, image_size, image_size), "int32"))
     models, train = {}, {}
     for side, policy in (("float32", "float32"), ("mixed", f"mixed_{precision}")):
         with dtype_policy(None):  # restores the current policy on exit

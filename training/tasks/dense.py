@@ -200,7 +200,8 @@ def evaluate_segmentation(recipe: Recipe, model, split: str = "test",
                           num_classes: int | None = None) -> dict[str, Any]:
     images, masks = load_dense(recipe, split)
     predicted = predict_masks(model, images)
-    num_classes = num_classes or recipe.builder_args.get("num_classes", 2)
+    args = recipe.builder_args
+    num_classes = num_classes or args.get("classes", args.get("num_classes", 2))
     ious = per_class_iou(masks, predicted, num_classes)
     names = MEMBRANE_CLASSES if recipe.dataset == "membrane" else range(num_classes)
     return {"pixel_acc": float(pixel_accuracy(masks, predicted, num_classes)),

@@ -192,7 +192,7 @@ def center_loss_model(model: keras.Model, num_classes: int, weight: float,
     cross-entropy (compiled) + ``weight * L_C`` (added by the layer).
     """
     from zoo.losses import CenterLoss
-    from zoo.metric import embedding_model
+    from zoo.embeddings import embedding_model
 
     features_net = embedding_model(model)
     head = model.get_layer("predictions")
@@ -225,7 +225,7 @@ def embedding_metrics(embeddings: np.ndarray, labels: np.ndarray,
     ``balanced_threshold``. ``balanced_threshold`` in the result is this set's threshold of
     best balanced accuracy (Youden's J = TAR - FAR): with far more different pairs than same
     ones, the best-accuracy threshold mostly says "different"; the balanced one weighs both
-    errors equally, the operating point `zoo.metric.verify` uses.
+    errors equally, the operating point `zoo.embeddings.verify` uses.
     """
     from zoo import metrics as M
 
@@ -261,7 +261,7 @@ def embedding_metrics(embeddings: np.ndarray, labels: np.ndarray,
 
 
 def embed_arrays(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    from zoo.metric import embedding_model
+    from zoo.embeddings import embedding_model
 
     return np.asarray(keras.ops.convert_to_numpy(
         embedding_model(model).predict(x, batch_size=batch_size, verbose=0)))

@@ -24,7 +24,8 @@ class SegmentationTask(Task):
 
     @property
     def num_classes(self) -> int:
-        return int((self.builder_args or self.recipe.builder_args).get("num_classes", 2))
+        args = self.builder_args or self.recipe.builder_args
+        return int(args.get("classes", args.get("num_classes", 2)))  # num_classes: old alias
 
     def default_builder_args(self) -> dict[str, Any]:
         # fully convolutional: any size the network's strides allow

@@ -100,8 +100,23 @@ def dense_input(name: str, *, input_shape: Any, input_tensor: Any, default_shape
     return inputs, image
 
 
-def check_num_classes(name: str, num_classes: Any) -> None:
-    """``num_classes`` must be an integer >= 1 (1: a single sigmoid / binary map)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"{name}: `num_classes` must be an integer >= 1. "
-                         f"Received: num_classes={num_classes!r}")
+def resolve_classes(name: str, classes: Any, num_classes: Any = None, *,
+                    default: int) -> int:
+    """The number of classes a dense-prediction builder makes, from ``classes`` or its alias.
+
+    Every builder calls it ``classes``, as keras.applications does; ``num_classes`` (the
+    segmentation builders' earlier name, and torchvision's) is accepted as an alias.
+
+    Raises:
+        ValueError: for a value that is not an integer >= 1 (1: a single sigmoid / binary map),
+            or for both names given with different values.
+    """
+    if num_classes is not None:
+        if classes not in (default, num_classes):
+            raise ValueError(f"{name}: give `classes` (or its alias `num_classes`), not both. "
+                             f"Received: classes={classes!r}, num_classes={num_classes!r}")
+        classes = num_classes
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"{name}: `classes` must be an integer >= 1. "
+                         f"Received: classes={classes!r}")
+    return classes

@@ -54,7 +54,7 @@ def test_fcn_counts_against_table_1():
 
 
 def test_segnet_count_against_the_paper():
-    model = zoo.build("segnet", num_classes=11)
+    model = zoo.build("segnet", classes=11)
     decoder = sum(conv(3, a, b) for a, b in [(512, 512), (512, 512), (512, 512), (512, 512),
                                              (512, 512), (512, 256), (256, 256), (256, 256),
                                              (256, 128), (128, 128), (128, 64), (64, 64)])
@@ -94,15 +94,15 @@ def test_eigen_count_from_figure_1():
 
 CASES = [  # (name, kwargs, input shape, output shape)
     ("unet", dict(filters=4, depth=2), (32, 48, 1), (32, 48, 2)),
-    ("unet", dict(filters=4, depth=3, num_classes=1), (24, 40, 1), (24, 40, 1)),
+    ("unet", dict(filters=4, depth=3, classes=1), (24, 40, 1), (24, 40, 1)),
     ("unet", dict(filters=4, depth=2, padding="valid"), (60, 76, 1), (20, 36, 2)),
     ("unet", dict(filters=2, depth=4, padding="valid"), (572, 572, 1), (388, 388, 2)),
     ("unet", dict(backbone="resnet18", decoder_filters=(8, 8, 8, 8, 8)), (64, 96, 3),
      (64, 96, 2)),
     ("unet", dict(backbone="vgg16", decoder_filters=(8, 8, 8, 8, 8)), (32, 64, 3), (32, 64, 2)),
-    ("segnet", dict(num_classes=3), (45, 61, 3), (45, 61, 3)),
-    ("segnet", dict(num_classes=2, unpool_method="scatter"), (32, 32, 3), (32, 32, 2)),
-    ("fcn8s", dict(num_classes=5), (64, 96, 3), (64, 96, 5)),
+    ("segnet", dict(classes=3), (45, 61, 3), (45, 61, 3)),
+    ("segnet", dict(classes=2, unpool_method="scatter"), (32, 32, 3), (32, 32, 2)),
+    ("fcn8s", dict(classes=5), (64, 96, 3), (64, 96, 5)),
     ("eigen_depth", dict(width=0.25, fc_units=32), (116, 152, 3), (27, 36, 1)),
     ("eigen_depth", dict(width=0.25, fc_units=32, output="coarse"), (116, 152, 3), (27, 36, 1)),
 ]
@@ -127,7 +127,7 @@ def test_fully_convolutional_models_take_several_sizes():
     unet = zoo.build("unet", filters=4, depth=3, input_shape=(None, None, 1))
     for size in [(16, 16), (24, 40), (64, 8)]:
         assert unet(np.zeros((1, *size, 1), "float32")).shape == (1, *size, 2)
-    segnet = zoo.build("segnet", num_classes=2)
+    segnet = zoo.build("segnet", classes=2)
     for size in [(7, 9), (32, 33)]:
         assert segnet(np.zeros((1, *size, 3), "float32")).shape == (1, *size, 2)
 
@@ -150,8 +150,8 @@ def test_bad_arguments_and_sizes_get_clear_errors():
         zoo.build("unet", padding="valid", input_shape=(570, 572, 1))
     with pytest.raises(ValueError, match="divisible by 32"):
         zoo.build("fcn8s", input_shape=(100, 64, 3))
-    with pytest.raises(ValueError, match="num_classes"):
-        zoo.build("unet", num_classes=0)
+    with pytest.raises(ValueError, match="classes"):
+        zoo.build("unet", classes=0)
     with pytest.raises(ValueError, match="padding"):
         zoo.build("unet", padding="full")
     with pytest.raises(ValueError, match="Unknown model 'resnet35'"):
@@ -201,7 +201,7 @@ def _seg_batch(size, channels, classes=2):
 
 @pytest.mark.parametrize("name,kwargs,channels,size,steps", [
     ("unet", dict(filters=8, depth=2), 1, 32, 60),
-    ("segnet", dict(num_classes=2), 3, 16, 25),
+    ("segnet", dict(classes=2), 3, 16, 25),
 ])
 def test_overfits_a_tiny_batch(name, kwargs, channels, size, steps):
     keras.utils.set_random_seed(0)
@@ -214,7 +214,7 @@ def test_overfits_a_tiny_batch(name, kwargs, channels, size, steps):
 @pytest.mark.slow
 def test_fcn8s_overfits_a_tiny_batch():
     keras.utils.set_random_seed(0)
-    model = zoo.build("fcn8s", input_shape=(32, 32, 3), num_classes=2, dropout=0.0)
+    model = zoo.build("fcn8s", input_shape=(32, 32, 3), classes=2, dropout=0.0)
     x, _ = _seg_batch(32, 3)
     # FCN-8s predicts at stride 8: labels constant on 8x8 cells are what it can fit
     cells = x.reshape(2, 4, 8, 4, 8, 3).mean(axis=(2, 4, 5)) > 0.5

@@ -1,5 +1,5 @@
 """Metric-learning models: Siamese net, LeNets++, FaceNet-style heads, pair / triplet wrappers,
-and zoo.metric.verify."""
+and zoo.embeddings.verify."""
 
 from pathlib import Path
 
@@ -167,7 +167,7 @@ def test_bad_arguments_say_what_is_expected():
         siamese_pair("siamese_net")
 
 
-# --- zoo.metric.verify ---------------------------------------------------------------------
+# --- zoo.embeddings.verify ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def face_model():
@@ -177,48 +177,48 @@ def face_model():
 
 def test_verify_from_paths_arrays_and_pil(face_model):
     a, b = FACES / "s1" / "1.pgm", FACES / "s2" / "1.pgm"
-    same = zoo.metric.verify(face_model, a, a, threshold=0.5)
+    same = zoo.embeddings.verify(face_model, a, a, threshold=0.5)
     assert same.distance == pytest.approx(0.0, abs=1e-5) and same.same
-    result = zoo.metric.verify(face_model, a, b, threshold=0.0)
+    result = zoo.embeddings.verify(face_model, a, b, threshold=0.0)
     assert result.distance > 0 and not result.same and result.threshold == 0.0
     # the same faces as a uint8 array, a float array in [0, 1], an RGB PIL image
     grey = np.asarray(Image.open(b))
     for other in (grey, grey / 255.0, Image.open(b).convert("RGB")):
-        again = zoo.metric.verify(face_model, a, other, threshold=0.0)
+        again = zoo.embeddings.verify(face_model, a, other, threshold=0.0)
         assert again.distance == pytest.approx(result.distance, rel=1e-3)
     # another size is resized to the model's input
     bigger = Image.open(b).resize((184, 224))
-    assert zoo.metric.verify(face_model, a, bigger, threshold=0.0).distance > 0
+    assert zoo.embeddings.verify(face_model, a, bigger, threshold=0.0).distance > 0
 
 
 def test_verify_embedding_matches_the_model(face_model):
     x = np.asarray(Image.open(FACES / "s3" / "2.pgm"), dtype="float32")[None, ..., None] / 255
-    e = zoo.metric.embed(face_model, [FACES / "s3" / "2.pgm"])
+    e = zoo.embeddings.embed(face_model, [FACES / "s3" / "2.pgm"])
     np.testing.assert_allclose(e, to_numpy(face_model(x)), rtol=1e-5, atol=1e-5)
 
 
 def test_verify_uses_a_pair_model_and_a_classifier_with_an_embedding_layer(face_model):
     pair = siamese_pair(face_model)
     a, b = FACES / "s1" / "1.pgm", FACES / "s1" / "2.pgm"
-    assert zoo.metric.verify(pair, a, b, threshold=1.0).distance == pytest.approx(
-        zoo.metric.verify(face_model, a, b, threshold=1.0).distance, rel=1e-5)
+    assert zoo.embeddings.verify(pair, a, b, threshold=1.0).distance == pytest.approx(
+        zoo.embeddings.verify(face_model, a, b, threshold=1.0).distance, rel=1e-5)
     classifier = zoo.build("lenetpp", classes=10, width=0.25)
-    assert zoo.metric.embedding_model(classifier).output_shape == (None, 2)
+    assert zoo.embeddings.embedding_model(classifier).output_shape == (None, 2)
 
 
 def test_verify_bad_input(face_model, tmp_path):
     a = FACES / "s1" / "1.pgm"
     with pytest.raises(ValueError, match="threshold"):
-        zoo.metric.verify(face_model, a, a)
+        zoo.embeddings.verify(face_model, a, a)
     with pytest.raises(ValueError, match="not found"):
-        zoo.metric.verify(face_model, a, tmp_path / "missing.png", threshold=1.0)
+        zoo.embeddings.verify(face_model, a, tmp_path / "missing.png", threshold=1.0)
     corrupt = Path(__file__).resolve().parents[2] / "fixtures" / "corrupt" / "not_an_image.png"
     with pytest.raises(ValueError, match="Could not read"):
-        zoo.metric.verify(face_model, a, corrupt, threshold=1.0)
+        zoo.embeddings.verify(face_model, a, corrupt, threshold=1.0)
     with pytest.raises(ValueError, match=r"shape \(H, W\)"):
-        zoo.metric.verify(face_model, a, np.zeros((2, 3, 4, 5)), threshold=1.0)
+        zoo.embeddings.verify(face_model, a, np.zeros((2, 3, 4, 5)), threshold=1.0)
     with pytest.raises(ValueError, match="NaN"):
-        zoo.metric.verify(face_model, a, np.full((112, 92), np.nan), threshold=1.0)
+        zoo.embeddings.verify(face_model, a, np.full((112, 92), np.nan), threshold=1.0)
 
 
 def test_shipped_face_weights_carry_their_threshold():
@@ -226,8 +226,8 @@ def test_shipped_face_weights_carry_their_threshold():
     record = model.zoo_weights
     assert record.tag == "att_faces" and record.input_shape == (112, 92, 1)
     metrics = next(iter(record.metrics.values()))
-    assert zoo.metric.default_threshold(model) == metrics["balanced_threshold"]
-    same = zoo.metric.verify(model, FACES / "s5" / "1.pgm", FACES / "s5" / "1.pgm")
+    assert zoo.embeddings.default_threshold(model) == metrics["balanced_threshold"]
+    same = zoo.embeddings.verify(model, FACES / "s5" / "1.pgm", FACES / "s5" / "1.pgm")
     assert same.same and same.threshold == metrics["balanced_threshold"]
     with pytest.raises(ValueError, match="input_shape"):
         zoo.load("siamese_net", weights="att_faces", input_shape=(105, 105, 1))

@@ -18,7 +18,8 @@ from keras import layers
 
 from zoo.layers.upsampling import upsample_conv
 from zoo.models.classification.vgg import preprocess_input, vgg16
-from zoo.models.common import check_num_classes, dense_input
+from zoo.models.common import dense_input, resolve_classes
+from zoo.models.sized import SizeCheckedModel
 from zoo.registry import register
 from zoo.weights import apply_weights, check_weights_arg, transfer_by_name
 
@@ -51,13 +52,12 @@ def convolutionalize_vgg16(vgg: keras.Model, fcn: keras.Model) -> None:
         conv.set_weights([np.reshape(kernel, conv.kernel.shape), bias])
 
 
-def _fcn(name: str, stride: int, *, weights, input_tensor, input_shape, num_classes: int,
+def _fcn(name: str, stride: int, *, weights, input_tensor, input_shape, classes: int,
          backbone: str, backbone_weights, dropout: float, train_final_upsampling: bool):
-    check_num_classes(name, num_classes)
     if backbone != "vgg16":
         raise ValueError(f"{name}: FCN converts VGG-16's fully connected layers, so `backbone` "
                          f"must be 'vgg16'. Received: backbone={backbone!r}")
-    check_weights_arg(name, weights, num_classes=num_classes)
+    check_weights_arg(name, weights, classes=classes)
     inputs, image = dense_input(name, input_shape=input_shape, input_tensor=input_tensor,
                                 default_shape=(None, None, 3), divisor=32)
     encoder = vgg16(include_top=False, weights=None, input_tensor=image)  # block1 ... block5
@@ -70,26 +70,26 @@ def _fcn(name: str, stride: int, *, weights, input_tensor, input_shape, num_clas
     x = layers.Dropout(dropout, name="drop6")(x)
     x = layers.Conv2D(4096, 1, activation="relu", name="fc7")(x)
     x = layers.Dropout(dropout, name="drop7")(x)
-    x = layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name="score_fr")(x)
+    x = layers.Conv2D(classes, 1, kernel_initializer="zeros", name="score_fr")(x)
 
     # --- skip fusion (FCN-16s: pool4; FCN-8s: pool4 and pool3), then upsampling ---
     if stride <= 16:
-        x = upsample_conv(x, num_classes, 2, name="upscore2")
-        score = layers.Conv2D(num_classes, 1, kernel_initializer="zeros",
+        x = upsample_conv(x, classes, 2, name="upscore2")
+        score = layers.Conv2D(classes, 1, kernel_initializer="zeros",
                               name="score_pool4")(pool4)
         x = layers.Add(name="fuse_pool4")([x, score])
     if stride == 8:
-        x = upsample_conv(x, num_classes, 2, name="upscore_pool4")
-        score = layers.Conv2D(num_classes, 1, kernel_initializer="zeros",
+        x = upsample_conv(x, classes, 2, name="upscore_pool4")
+        score = layers.Conv2D(classes, 1, kernel_initializer="zeros",
                               name="score_pool3")(pool3)
         x = layers.Add(name="fuse_pool3")([x, score])
-    outputs = upsample_conv(x, num_classes, stride, trainable=train_final_upsampling,
+    outputs = upsample_conv(x, classes, stride, trainable=train_final_upsampling,
                             name=f"upscore{stride}")
-    model = keras.Model(inputs, outputs, name=name)
+    model = SizeCheckedModel(inputs, outputs, name=name)
     if backbone_weights is not None:
         full = vgg16(include_top=True, weights=backbone_weights)
         convolutionalize_vgg16(full, model)
-    return apply_weights(model, name, weights, num_classes=num_classes)
+    return apply_weights(model, name, weights, classes=classes)
 
 
 _DOC = """{summary}
@@ -107,19 +107,20 @@ _DOC = """{summary}
         weights: None, a weight tag, or a path.
         input_tensor: optional Keras tensor to build on.
         input_shape: ``(height, width, 3)``, sides divisible by 32; default ``(None, None, 3)``.
-        num_classes: number of classes (21 for PASCAL VOC with background).
+        classes: number of classes (21 for PASCAL VOC with background).
         backbone: ``"vgg16"`` (the only backbone FCN's conversion applies to).
         backbone_weights: None, ``"imagenet"`` (Keras' VGG-16 weights, fc1 / fc2 reshaped into
             fc6 / fc7) or a path to a full VGG-16 weight file. Inputs then follow VGG's
             ``preprocess_input`` (caffe: BGR 0-255 minus the mean pixel).
         dropout: rate of drop6 / drop7 (0.5 in the paper).
         train_final_upsampling: learn the last upsampling filters too.
+        num_classes: an alias of ``classes``.
 
     Returns:
-        A ``keras.Model``: images -> ``(batch, height, width, num_classes)`` logits.
+        A ``keras.Model``: images -> ``(batch, height, width, classes)`` logits.
 
     Example:
-        >>> {name}(num_classes=3, input_shape=(64, 64, 3)).output_shape
+        >>> {name}(classes=3, input_shape=(64, 64, 3)).output_shape
         (None, 64, 64, 3)
 """
 
@@ -129,11 +130,13 @@ def _variant(stride: int, params: int, summary: str):
 
     def builder(weights: str | None = None, input_tensor=None,
                 input_shape: tuple[int | None, int | None, int] | None = None,
-                num_classes: int = 21, backbone: str = "vgg16",
+                classes: int = 21, backbone: str = "vgg16",
                 backbone_weights: str | None = None, dropout: float = 0.5,
-                train_final_upsampling: bool = False) -> keras.Model:
+                train_final_upsampling: bool = False,
+                num_classes: int | None = None) -> keras.Model:
+        classes = resolve_classes(name, classes, num_classes, default=21)
         return _fcn(name, stride, weights=weights, input_tensor=input_tensor,
-                    input_shape=input_shape, num_classes=num_classes, backbone=backbone,
+                    input_shape=input_shape, classes=classes, backbone=backbone,
                     backbone_weights=backbone_weights, dropout=dropout,
                     train_final_upsampling=train_final_upsampling)
 

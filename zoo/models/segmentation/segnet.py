@@ -16,7 +16,8 @@ from keras import layers
 
 from zoo.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 from zoo.models.classification.vgg import preprocess_input, vgg16
-from zoo.models.common import check_num_classes, dense_input
+from zoo.models.common import dense_input, resolve_classes
+from zoo.models.sized import SizeCheckedModel
 from zoo.registry import register
 from zoo.weights import apply_weights, check_weights_arg, transfer_by_name
 
@@ -52,8 +53,9 @@ def conv_bn_relu(x, filters: int, name: str):
 )
 def segnet(weights: str | None = None, input_tensor=None,
            input_shape: tuple[int | None, int | None, int] | None = None,
-           num_classes: int = 11, backbone: str = "vgg16", backbone_weights: str | None = None,
-           unpool_method: str = "onehot", name: str = "segnet") -> keras.Model:
+           classes: int = 11, backbone: str = "vgg16", backbone_weights: str | None = None,
+           unpool_method: str = "onehot", name: str = "segnet",
+           num_classes: int | None = None) -> keras.Model:
     """SegNet: VGG-16 encoder with pooling indices, mirrored decoder with max-unpooling.
 
     Reference: [SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image
@@ -67,26 +69,27 @@ def segnet(weights: str | None = None, input_tensor=None,
         weights: None, a weight tag, or a path.
         input_tensor: optional Keras tensor to build on.
         input_shape: ``(height, width, 3)``, any size; default ``(None, None, 3)``.
-        num_classes: number of classes (11 for CamVid).
+        classes: number of classes (11 for CamVid).
         backbone: ``"vgg16"`` (the encoder's layout).
         backbone_weights: None, ``"imagenet"`` or a path to a VGG-16 weight file, copied into
             the encoder's convolutions by name (the batch norms start fresh). Inputs then
             follow VGG's ``preprocess_input``.
         unpool_method: ``"onehot"`` or ``"scatter"``; see `zoo.layers.unpooling.max_unpool`.
         name: model name.
+        num_classes: an alias of ``classes``.
 
     Returns:
-        A ``keras.Model``: images -> ``(batch, height, width, num_classes)`` logits.
+        A ``keras.Model``: images -> ``(batch, height, width, classes)`` logits.
 
     Example:
-        >>> segnet(num_classes=3, input_shape=(45, 61, 3)).output_shape
+        >>> segnet(classes=3, input_shape=(45, 61, 3)).output_shape
         (None, 45, 61, 3)
     """
-    check_num_classes(name, num_classes)
+    classes = resolve_classes(name, classes, num_classes, default=11)
     if backbone != "vgg16":
         raise ValueError(f"{name}: the SegNet encoder is VGG-16's layout, so `backbone` must be "
                          f"'vgg16'. Received: backbone={backbone!r}")
-    check_weights_arg(name, weights, num_classes=num_classes)
+    check_weights_arg(name, weights, classes=classes)
     inputs, x = dense_input(name, input_shape=input_shape, input_tensor=input_tensor,
                             default_shape=(None, None, 3))
 
@@ -105,8 +108,8 @@ def segnet(weights: str | None = None, input_tensor=None,
             [x, indices[block - 1], pooled_from[block - 1]])
         for conv, filters in enumerate(widths, start=1):
             x = conv_bn_relu(x, filters, f"decoder{block}_conv{conv}")
-    outputs = layers.Conv2D(num_classes, 3, padding="same", name="classifier")(x)
-    model = keras.Model(inputs, outputs, name=name)
+    outputs = layers.Conv2D(classes, 3, padding="same", name="classifier")(x)
+    model = SizeCheckedModel(inputs, outputs, name=name)
     if backbone_weights is not None:
         transfer_by_name(vgg16(include_top=False, weights=backbone_weights), model)
-    return apply_weights(model, name, weights, num_classes=num_classes)
+    return apply_weights(model, name, weights, classes=classes)

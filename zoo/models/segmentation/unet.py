@@ -18,7 +18,8 @@ import keras
 from keras import layers
 
 from zoo.layers.upsampling import CropAndConcat
-from zoo.models.common import check_num_classes, dense_input
+from zoo.models.common import dense_input, resolve_classes
+from zoo.models.sized import SizeCheckedModel
 from zoo.registry import get_entry, register
 from zoo.weights import apply_weights, check_weights_arg
 
@@ -75,11 +76,12 @@ def _backbone_encoder(backbone, image, backbone_weights, freeze: bool):
                     "P3": "down4_relu2", "P4": "bridge_relu2"},
 )
 def unet(weights: str | None = None, input_tensor=None,
-         input_shape: tuple[int | None, int | None, int] | None = None, num_classes: int = 2,
+         input_shape: tuple[int | None, int | None, int] | None = None, classes: int = 2,
          filters: int = 64, depth: int = 4, padding: str = "same", batch_norm: bool = False,
          dropout: float = 0.0, backbone: str | None = None, backbone_weights: str | None = None,
          freeze_backbone: bool = False, decoder_filters: tuple[int, ...] | None = None,
-         final_activation: str | None = None, name: str = "unet") -> keras.Model:
+         final_activation: str | None = None, name: str = "unet",
+         num_classes: int | None = None) -> keras.Model:
     """U-Net: a contracting and an expanding path joined by skip concatenations.
 
     Reference: [U-Net: Convolutional Networks for Biomedical Image Segmentation](
@@ -98,7 +100,7 @@ def unet(weights: str | None = None, input_tensor=None,
         input_shape: ``(height, width, channels)``; default ``(None, None, 1)`` (3 channels
             with a backbone). Sides must be divisible by ``2 ** depth`` (``"same"``) or
             satisfy the paper's tiling rule (``"valid"``: 572, 556, ...).
-        num_classes: output channels (logits; 1 for a single sigmoid map).
+        classes: output channels (logits; 1 for a single sigmoid map).
         filters: filters of the first level (64 in the paper), doubled at every level.
         depth: number of poolings (4 in the paper).
         padding: ``"same"`` or ``"valid"``.
@@ -111,15 +113,16 @@ def unet(weights: str | None = None, input_tensor=None,
             default ``(256, 128, 64, 32, 16)``, as segmentation_models).
         final_activation: activation of the 1x1 output convolution (None: logits).
         name: model name.
+        num_classes: an alias of ``classes``.
 
     Returns:
-        A ``keras.Model`` mapping images to ``(batch, height', width', num_classes)`` scores.
+        A ``keras.Model`` mapping images to ``(batch, height', width', classes)`` scores.
 
     Example:
         >>> unet(filters=8, depth=2, input_shape=(32, 32, 1)).output_shape
         (None, 32, 32, 2)
     """
-    check_num_classes(name, num_classes)
+    classes = resolve_classes(name, classes, num_classes, default=2)
     if padding not in ("same", "valid"):
         raise ValueError(f"`padding` must be 'same' or 'valid'. Received: padding={padding!r}")
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 6:
@@ -128,13 +131,13 @@ def unet(weights: str | None = None, input_tensor=None,
         raise ValueError(f"`filters` must be an integer >= 1. Received: filters={filters!r}")
     if backbone is not None and padding != "same":
         raise ValueError("A `backbone` encoder needs padding='same'. Received: padding='valid'")
-    check_weights_arg(name, weights, num_classes=num_classes, filters=filters, depth=depth,
+    check_weights_arg(name, weights, classes=classes, filters=filters, depth=depth,
                       padding=padding, batch_norm=batch_norm, backbone=backbone)
     channels = 3 if backbone is not None else 1
     default_shape = (None, None, channels)
     if backbone is not None:
         return _unet_on_backbone(name, weights, input_tensor, input_shape, default_shape,
-                                 num_classes, backbone, backbone_weights, freeze_backbone,
+                                 classes, backbone, backbone_weights, freeze_backbone,
                                  decoder_filters or (256, 128, 64, 32, 16), batch_norm,
                                  final_activation)
 
@@ -154,12 +157,12 @@ def unet(weights: str | None = None, input_tensor=None,
     for level in range(depth, 0, -1):  # expanding path
         x = up_block(x, skips[level - 1], filters * 2 ** (level - 1), padding=padding,
                      batch_norm=batch_norm, name=f"up{level}")
-    outputs = layers.Conv2D(num_classes, 1, activation=final_activation, name="final_conv")(x)
-    model = keras.Model(inputs, outputs, name=name)
-    return apply_weights(model, name, weights, num_classes=num_classes)
+    outputs = layers.Conv2D(classes, 1, activation=final_activation, name="final_conv")(x)
+    model = SizeCheckedModel(inputs, outputs, name=name)
+    return apply_weights(model, name, weights, classes=classes)
 
 
-def _unet_on_backbone(name, weights, input_tensor, input_shape, default_shape, num_classes,
+def _unet_on_backbone(name, weights, input_tensor, input_shape, default_shape, classes,
                       backbone, backbone_weights, freeze, decoder_filters, batch_norm,
                       final_activation):
     """U-Net decoder over a classifier's feature taps, one up-block per stride level."""
@@ -175,6 +178,6 @@ def _unet_on_backbone(name, weights, input_tensor, input_shape, default_shape, n
     for stage, level in enumerate(range(deepest - 1, -1, -1), start=1):
         x = up_block(x, taps.get(level), decoder_filters[stage - 1], padding="same",
                      batch_norm=batch_norm, name=f"decoder_stage{stage}")
-    outputs = layers.Conv2D(num_classes, 1, activation=final_activation, name="final_conv")(x)
-    model = keras.Model(inputs, outputs, name=name)
-    return apply_weights(model, name, weights, num_classes=num_classes)
+    outputs = layers.Conv2D(classes, 1, activation=final_activation, name="final_conv")(x)
+    model = SizeCheckedModel(inputs, outputs, name=name)
+    return apply_weights(model, name, weights, classes=classes)
