@@ -54,13 +54,13 @@ def naive_batch_hard_triplet_loss(labels, embeddings, margin: float = 0.2,
     """
     from keras import ops
 
-    from zoo.losses.distances import check_distance, safe_sqrt
+    from zoo.losses.distances import check_distance, l2_normalize, safe_sqrt
 
     check_distance(distance)
     labels = np.asarray(ops.convert_to_numpy(labels)).reshape(-1)
     x = ops.cast(embeddings, "float32")
     if distance == "cosine":
-        x = x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), 1e-12)
+        x = l2_normalize(x)  # the loss's own normalisation (finite gradient at zero)
     sq_norms = ops.sum(ops.square(x), axis=-1)
     total, anchors = ops.zeros(()), 0
     for a in range(len(labels)):

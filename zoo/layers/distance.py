@@ -3,7 +3,8 @@ and LeCun 2005), row by row between two batches of embeddings.
 
 Keras has no such layer (``keras.layers.Dot(normalize=True)`` gives a cosine similarity, not
 a distance, and nothing gives an L2 distance with a finite gradient at zero), so it is written
-here with `keras.ops`, on the same safe square root as the losses.
+here with `keras.ops`, on the same safe square root and normalisation as the losses (finite
+gradients where two embeddings coincide, and at a zero embedding for the cosine).
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo.losses.distances import check_distance, safe_sqrt
+from zoo.losses.distances import check_distance, l2_normalize, safe_sqrt
 
 
 def rowwise_distance(a, b, distance: str = "l2"):
-    """``D(a_i, b_i)`` for each row ``i``: ``"l2"``, ``"squared_l2"`` or ``"cosine"`` (1 - cos)."""
+    """``D(a_i, b_i)`` for each row ``i``: ``"l2"``, ``"squared_l2"`` or ``"cosine"`` (1 - cos).
+
+    As `zoo.losses.pairwise_distances`: finite gradients where ``a_i == b_i`` and where a row
+    is zero (its cosine distance is then 1).
+    """
     check_distance(distance)
     a, b = ops.cast(a, "float32"), ops.cast(b, "float32")
     if distance == "cosine":
-        an = a / ops.maximum(ops.norm(a, axis=-1, keepdims=True), 1e-12)
-        bn = b / ops.maximum(ops.norm(b, axis=-1, keepdims=True), 1e-12)
-        return 1.0 - ops.sum(an * bn, axis=-1)
+        return 1.0 - ops.sum(l2_normalize(a) * l2_normalize(b), axis=-1)
     sq = ops.sum(ops.square(a - b), axis=-1)
     return sq if distance == "squared_l2" else safe_sqrt(sq)
 

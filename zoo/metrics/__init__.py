@@ -3,8 +3,9 @@
 - ``verification``: pair distances + same/different labels -> ROC, AUC, best-threshold
   accuracy, TAR@FAR (face verification, siamese networks).
 - ``retrieval``: embeddings + class labels -> Precision@1, Recall@K, MAP@R (metric learning).
-- ``segmentation``: label maps -> confusion matrix, per-class / mean IoU, pixel accuracy; and
-  the streaming Keras metrics ``MeanIoU``, ``PixelAccuracy`` for ``compile``.
+- ``segmentation``: label maps -> confusion matrix, per-class / mean IoU, per-class / mean
+  Dice (F1), pixel accuracy; and the streaming Keras metrics ``MeanIoU``, ``MeanDice``,
+  ``PixelAccuracy`` for ``compile``.
 - ``depth``: depth maps -> Eigen et al.'s rmse, log_rmse, abs_rel, sq_rel, log10, delta1..3,
   the scale-invariant error; and the streaming Keras metric ``DepthRMSE``.
 """
@@ -12,10 +13,13 @@
 from zoo.metrics.depth import DepthRMSE, depth_metrics, scale_invariant_error
 from zoo.metrics.retrieval import map_at_r, precision_at_1, recall_at_k
 from zoo.metrics.segmentation import (
+    MeanDice,
     MeanIoU,
     PixelAccuracy,
     confusion_matrix,
+    mean_dice,
     mean_iou,
+    per_class_dice,
     per_class_iou,
     pixel_accuracy,
 )
@@ -29,13 +33,16 @@ from zoo.metrics.verification import (
 
 __all__ = [
     "DepthRMSE",
+    "MeanDice",
     "MeanIoU",
     "PixelAccuracy",
     "confusion_matrix",
     "depth_metrics",
     "map_at_r",
+    "mean_dice",
     "mean_iou",
     "pairwise_distances",
+    "per_class_dice",
     "per_class_iou",
     "pixel_accuracy",
     "precision_at_1",

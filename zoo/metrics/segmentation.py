@@ -1,29 +1,42 @@
-"""Semantic-segmentation metrics: confusion matrix, per-class IoU, mean IoU, pixel accuracy.
+"""Semantic-segmentation metrics: confusion matrix, per-class / mean IoU and Dice (F1), pixel
+accuracy.
 
 As reported by FCN (Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic
-Segmentation", CVPR 2015) and the PASCAL VOC challenge. With ``n_ij`` the number of pixels of
-true class ``i`` predicted as class ``j`` (the confusion matrix, rows = truth):
+Segmentation", CVPR 2015), the PASCAL VOC challenge and, for Dice, medical imaging (Dice
+1945; Milletari et al., V-Net 2016). With ``n_ij`` the number of pixels of true class ``i``
+predicted as class ``j`` (the confusion matrix, rows = truth), ``TP_c = n_cc``,
+``FP_c = sum_i n_ic - n_cc`` and ``FN_c = sum_j n_cj - n_cc``:
 
-    IoU_c          = n_cc / (sum_j n_cj + sum_i n_ic - n_cc)
-    mean IoU       = mean of IoU_c over the classes present in truth or prediction
+    IoU_c          = TP_c / (TP_c + FP_c + FN_c)
+    Dice_c         = 2 TP_c / (2 TP_c + FP_c + FN_c)    (= F1_c = 2 IoU_c / (1 + IoU_c))
+    mean IoU, mean Dice = the mean over the classes present in truth or prediction
     pixel accuracy = sum_c n_cc / sum_ij n_ij
 
-A class absent from both truth and prediction has IoU 0/0: `per_class_iou` returns NaN for it
-and `mean_iou` leaves it out of the mean (as ``keras.metrics.MeanIoU`` does). Pixels whose true
-label is ``ignore_index`` (e.g. 255) are not counted anywhere.
+Absent classes: a class absent from both truth and prediction has IoU and Dice 0/0:
+`per_class_iou` and `per_class_dice` return NaN for it and `mean_iou` / `mean_dice` leave it
+out of the (macro) mean, as ``keras.metrics.MeanIoU`` and torchmetrics'
+``DiceScore(average="macro")`` do. A class only predicted, or only in the truth, is present:
+its IoU and Dice are 0 and it counts in the mean. Pixels whose true label is
+``ignore_index`` (e.g. 255) are not counted anywhere.
+
+The counts are pooled over the whole data set (every image, then one score per class),
+like ``MeanIoU``; torchmetrics' ``DiceScore`` does that with ``aggregation_level="global"``
+(its default, ``"samplewise"``, scores each image and then averages the images).
 
 Two kinds of API:
 
 - NumPy functions over whole label maps (evaluation): ``y_true`` and ``y_pred_labels`` are
   integer maps of the same shape, ``(B, H, W)`` or ``(B, H, W, 1)`` (any shape works as long
   as both match). Labels outside ``[0, num_classes)`` that are not ``ignore_index`` raise.
-- Streaming Keras metrics for ``model.compile(metrics=[...])``: `MeanIoU` and
+- Streaming Keras metrics for ``model.compile(metrics=[...])``: `MeanIoU`, `MeanDice` and
   `PixelAccuracy` accumulate a confusion matrix over batches from ``(B, H, W, C)`` scores.
 
 Example:
     >>> t = np.array([[0, 0], [1, 1]]); p = np.array([[0, 1], [1, 1]])
     >>> per_class_iou(t, p, num_classes=2)      # class 0: 1/2, class 1: 2/3
     array([0.5       , 0.66666667])
+    >>> per_class_dice(t, p, num_classes=2)     # class 0: 2/(2+0+1), class 1: 4/(4+1+0)
+    array([0.66666667, 0.8       ])
 """
 
 from __future__ import annotations
@@ -35,7 +48,8 @@ import numpy as np
 
 from zoo.metrics.verification import to_numpy
 
-__all__ = ["MeanIoU", "PixelAccuracy", "confusion_matrix", "mean_iou", "per_class_iou",
+__all__ = ["MeanDice", "MeanIoU", "PixelAccuracy", "confusion_matrix", "dice_from_confusion",
+           "iou_from_confusion", "mean_dice", "mean_iou", "per_class_dice", "per_class_iou",
            "pixel_accuracy"]
 
 
@@ -104,6 +118,47 @@ def mean_iou(y_true: Any, y_pred_labels: Any, num_classes: int,
     return float(np.nanmean(iou))
 
 
+def dice_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class Dice (F1) ``2 TP / (2 TP + FP + FN)``, ``(C,)``; NaN where the class never occurs.
+
+    ``2 TP + FP + FN`` is the row sum plus the column sum of the confusion matrix: the pixels
+    of the class in the truth plus those in the prediction.
+    """
+    cm = np.asarray(cm, np.float64)
+    tp = np.diag(cm)
+    total = cm.sum(axis=0) + cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2.0 * tp / total, np.nan)
+
+
+def per_class_dice(y_true: Any, y_pred_labels: Any, num_classes: int,
+                   ignore_index: int | None = None) -> np.ndarray:
+    """Dice (= F1) of each class, ``(C,)`` float64, over all the pixels given.
+
+    A class absent from both truth and prediction is NaN (0/0); a class only predicted or
+    only in the truth is 0. Same arguments as `confusion_matrix`.
+    """
+    return dice_from_confusion(confusion_matrix(y_true, y_pred_labels, num_classes,
+                                                ignore_index))
+
+
+def mean_dice(y_true: Any, y_pred_labels: Any, num_classes: int,
+              ignore_index: int | None = None) -> float:
+    """Macro Dice (macro F1): the mean of `per_class_dice` over the classes present.
+
+    Classes absent from both truth and prediction (NaN) are left out of the mean, as in
+    `mean_iou` and torchmetrics' ``DiceScore(average="macro", aggregation_level="global")``
+    (not counted as 1, as the smoothed `zoo.losses.DiceLoss` would count them).
+
+    Raises:
+        ValueError: when no pixel is valid (every true label is ``ignore_index``).
+    """
+    dice = per_class_dice(y_true, y_pred_labels, num_classes, ignore_index)
+    if np.isnan(dice).all():
+        raise ValueError("mean Dice is undefined: no valid pixel (every label is ignore_index).")
+    return float(np.nanmean(dice))
+
+
 def pixel_accuracy(y_true: Any, y_pred_labels: Any, num_classes: int,
                    ignore_index: int | None = None) -> float:
     """Fraction of the valid pixels whose predicted class is the true class."""
@@ -159,3 +214,48 @@ class PixelAccuracy(MeanIoU):
     def result(self):
         cm = keras.ops.cast(self.total_cm, "float32")
         return keras.ops.divide_no_nan(keras.ops.trace(cm), keras.ops.sum(cm))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MeanDice(MeanIoU):
+    """Streaming macro Dice (macro F1) for ``compile``, from a confusion matrix over batches.
+
+    The same accumulation as `MeanIoU` (``y_pred`` is ``(B, H, W, C)`` logits or probabilities,
+    argmaxed; or class ids with ``sparse_y_pred=True``; true labels ``ignore_index`` are
+    skipped), so after any number of batches `result` equals `mean_dice` on their
+    concatenation. ``result()`` is the mean of ``2 TP / (2 TP + FP + FN)`` over the classes
+    present in the truth or the prediction seen so far (absent classes are left out; 0
+    before any valid pixel, as `MeanIoU`); `per_class_result` gives every class, NaN for an
+    absent one. Out-of-range labels are dropped silently inside a compiled step, as in
+    `MeanIoU`.
+
+    Args:
+        num_classes: ``C``.
+        ignore_index: true label of pixels to skip, or None.
+        sparse_y_pred: ``y_pred`` is already class ids (True) or scores ``(B, H, W, C)``.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=DiceLoss(),
+        ...               metrics=[MeanIoU(21, ignore_index=255), MeanDice(21, ignore_index=255)])
+        ... # doctest: +SKIP
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int | None = None,
+                 sparse_y_pred: bool = False, name: str = "mean_dice", dtype=None):
+        super().__init__(num_classes, ignore_index, sparse_y_pred, name=name, dtype=dtype)
+
+    def _dice_terms(self):
+        cm = keras.ops.cast(self.total_cm, "float32")
+        return 2.0 * keras.ops.diagonal(cm), keras.ops.sum(cm, axis=0) + keras.ops.sum(cm, axis=1)
+
+    def per_class_result(self):
+        """Dice of each class so far, ``(C,)`` float32; NaN for a class not seen at all."""
+        numerator, total = self._dice_terms()
+        present = keras.ops.greater(total, 0.0)
+        return keras.ops.where(present, numerator / keras.ops.maximum(total, 1.0), float("nan"))
+
+    def result(self):
+        numerator, total = self._dice_terms()
+        present = keras.ops.cast(keras.ops.greater(total, 0.0), "float32")
+        dice = keras.ops.divide_no_nan(numerator, total)
+        return keras.ops.divide_no_nan(keras.ops.sum(dice * present), keras.ops.sum(present))

@@ -10,14 +10,16 @@ import pytest
 
 from tests.zoo.losses.autodiff import value_and_grad
 
+from zoo.layers import PairDistance
 from zoo.losses import (ActiveTripletFraction, CenterLoss, ContrastiveLoss, TripletLoss,
                         pairwise_distances)
 
 
 def np_dist(x, distance):
     x = np.asarray(x, np.float64)
-    if distance == "cosine":
-        n = x / np.linalg.norm(x, axis=1, keepdims=True)
+    if distance == "cosine":  # a zero embedding normalises to zero: distance 1 to anything
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        n = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
         return 1 - n @ n.T
     d = ((x[:, None] - x[None]) ** 2).sum(-1)
     return d if distance == "squared_l2" else np.sqrt(d)
@@ -93,7 +95,6 @@ def test_explicit_triplets():
     np.testing.assert_allclose(got, (0 + (2 - 1 + 0.5)) / 2)
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch", reason="TF / JAX autodiff only")
 def test_no_nan_gradient_at_zero_distance():
     emb = np.array([[1, 1], [1, 1], [1, 1], [2, 2]], np.float32)  # coinciding embeddings
     labels = np.array([0, 0, 1, 1])
@@ -103,6 +104,48 @@ def test_no_nan_gradient_at_zero_distance():
             value, grad = value_and_grad(lambda e: loss(labels, e), emb)
             assert np.isfinite(np.asarray(value)) and np.isfinite(np.asarray(grad)).all(), \
                 (distance, mining)
+
+
+# A zero embedding (a dead ReLU, an untrained head): cosine normalisation divides by its norm,
+# whose derivative is 0/0 there. 1/sqrt(epsilon) = 1e6 bounds the gradient of `l2_normalize`.
+GRAD_BOUND = 1e7
+
+
+@pytest.mark.parametrize("mining", ["batch_hard", "batch_all", "semi_hard"])
+@pytest.mark.parametrize("distance", ["cosine", "l2", "squared_l2"])
+def test_finite_gradient_with_a_zero_embedding(mining, distance):
+    emb = np.random.default_rng(3).normal(size=(8, 4)).astype("float32")
+    emb[2] = 0.0
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    loss = TripletLoss(margin=0.3, distance=distance, mining=mining)
+    value, grad = value_and_grad(lambda e: loss(labels, e), emb)
+    grad = np.asarray(grad)
+    assert np.isfinite(grad).all(), (distance, mining, grad)
+    assert np.abs(grad).max() < GRAD_BOUND, (distance, mining, np.abs(grad).max())
+    assert np.abs(grad[2]).max() > 0  # the zero embedding still gets pushed (not stuck)
+    want, _ = np_triplet(emb, labels, 0.3, distance, mining)
+    np.testing.assert_allclose(float(value), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "l2", "squared_l2"])
+def test_explicit_triplets_and_pair_distance_finite_gradient_at_zero(distance):
+    rng = np.random.default_rng(4)
+    triplets = rng.normal(size=(3, 3, 4)).astype("float32")
+    triplets[0, 0] = 0.0       # a zero anchor
+    triplets[1, 2] = 0.0       # a zero negative
+    loss = TripletLoss(margin=0.5, distance=distance, mining="none")
+    _, grad = value_and_grad(lambda t: loss(np.zeros(3), t), triplets)
+    assert np.isfinite(np.asarray(grad)).all() and np.abs(np.asarray(grad)).max() < GRAD_BOUND
+    # a Siamese head: PairDistance -> ContrastiveLoss, one pair with a zero side, one pair equal
+    a = rng.normal(size=(3, 4)).astype("float32")
+    b = np.stack([np.zeros(4), a[1], rng.normal(size=4)]).astype("float32")
+    head, contrastive = PairDistance(distance), ContrastiveLoss(margin=1.0)
+    y = np.array([1.0, 1.0, 0.0])
+    value, grad = value_and_grad(lambda e: contrastive(y, head([e, b])), a)
+    assert np.isfinite(np.asarray(grad)).all() and np.abs(np.asarray(grad)).max() < GRAD_BOUND
+    d = np.array([np_dist(np.stack([a[i], b[i]]), distance)[0, 1] for i in range(3)])
+    want = np.mean(y / 2 * d ** 2 + (1 - y) / 2 * np.maximum(0, 1 - d) ** 2)
+    np.testing.assert_allclose(float(value), want, rtol=1e-5, atol=1e-6)
 
 
 def test_single_identity_or_no_positives_give_zero_and_warn(caplog):
@@ -146,6 +189,7 @@ def test_contrastive_both_conventions_against_numpy():
 
 def test_pairwise_distances_match_numpy():
     x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+    x[2] = 0.0  # a zero embedding: cosine distance 1 to every embedding, itself included
     for distance in ("squared_l2", "l2", "cosine"):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(pairwise_distances(x, distance=distance)),
                                    np_dist(x, distance), atol=2e-5)
