@@ -303,3 +303,102 @@ def test_is_cached_follows_the_resolution_order_without_downloading(tmp_path, mo
     keras_path.parent.mkdir(parents=True)
     keras_path.write_bytes(b"")        # present (not verified: is_cached never reads it)
     assert W.is_cached(remote) and zoo_path.parent == tmp_path / "zoo" / "vgg16"
+
+
+# ---------------------------------------------------------------------------------------------
+# A file that does not fit: the message names the layer and both shapes
+# ---------------------------------------------------------------------------------------------
+
+FIT_HINT = "Expected a file saved from the same architecture"
+
+
+@pytest.fixture
+def lenet10(tmp_path):
+    """A 10-class LeNet-5 saved as .weights.h5 and .keras."""
+    model = zoo.build("lenet5", classes=10)
+    model.save_weights(tmp_path / "lenet10.weights.h5")
+    model.save(tmp_path / "lenet10.keras")
+    return model, tmp_path
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".keras"])
+def test_mismatch_names_the_layer_and_both_shapes(lenet10, suffix):
+    _, folder = lenet10
+    with pytest.raises(W.WeightsError) as info:
+        zoo.build("lenet5", classes=3, weights=str(folder / f"lenet10{suffix}"))
+    message = str(info.value)
+    # The Keras 3 formats name layers by class; the message gives the model's name and the path.
+    assert "Layer 'predictions' (in the file: layers/dense_1) kernel: the file has (84, 10), " \
+           "the model (84, 3)." in message, message
+    assert "does not fit lenet5" in message and FIT_HINT in message
+
+
+def test_mismatch_lists_the_layers_only_one_side_has(tmp_path):
+    # resnet20's 3 blocks per stage against resnet32's 5: the first conv of stage 3 moves
+    path = tmp_path / "r20.weights.h5"
+    zoo.build("resnet20_cifar").save_weights(path)
+    with pytest.raises(W.WeightsError) as info:
+        zoo.load("resnet32_cifar", weights=str(path))
+    message = str(info.value)
+    assert "Layer 'conv2_block4_1_conv' (in the file: layers/conv2d_7) kernel: the file has " \
+           "(3, 3, 16, 32), the model (3, 3, 16, 16)." in message, message
+    assert "The file has 39 layers with weights, the model 63; only in the file: none; only " \
+           "in the model: conv3_block5_1_conv (layers/conv2d_19)," in message, message
+
+
+def _write_legacy_h5(path, layers):
+    """A weights file in the legacy Keras 2 layout, as keras.applications publishes its
+    ImageNet weights: root attribute ``layer_names``, one group per layer with the attribute
+    ``weight_names`` and a dataset per weight."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [name.encode() for name, _ in layers]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.2.4"
+        for name, weights in layers:
+            group = f.create_group(name)
+            group.attrs["weight_names"] = [f"{name}/{w}:0".encode() for w, _ in weights]
+            for w, value in weights:
+                group[f"{name}/{w}:0"] = value
+
+
+def _legacy_layers(model):
+    return [(layer.name, [(v.name, to_numpy(v)) for v in layer.weights])
+            for layer in model.layers if layer.weights]
+
+
+def test_legacy_h5_loads_and_a_misfit_names_the_layer(tmp_path):
+    source = zoo.build("lenet5", classes=10)
+    good = tmp_path / "lenet10.h5"
+    _write_legacy_h5(good, _legacy_layers(source))
+    _same_weights(zoo.build("lenet5", classes=10, weights=str(good)), source)
+
+    target = zoo.build("lenet5", classes=3)
+    before = [to_numpy(w).copy() for w in target.weights]
+    with pytest.raises(W.WeightsError) as info:
+        W.load_weights_file(target, good, "lenet5")
+    message = str(info.value)
+    assert "Layer 'predictions' kernel: the file has (84, 10), the model (84, 3)." in message
+    # checked before anything is assigned: Keras alone half-loads a legacy file, c1 to f6 here
+    for value, w in zip(before, target.weights):
+        np.testing.assert_array_equal(value, to_numpy(w))
+
+    layers = _legacy_layers(source)
+    extra = ("extra_dense", [("kernel", np.zeros((120, 120), "float32"))])
+    _write_legacy_h5(tmp_path / "extra.h5", layers[:3] + [extra] + layers[3:])
+    with pytest.raises(W.WeightsError) as info:
+        zoo.build("lenet5", classes=10, weights=str(tmp_path / "extra.h5"))
+    message = str(info.value)
+    assert "Layer 'f6' (in the file: extra_dense): the file has 1 array (kernel (120, 120)), " \
+           "the model needs 2 (kernel (120, 84), bias (84,))." in message, message
+    assert "The file has 6 layers with weights, the model 5; only in the file: extra_dense; " \
+           "only in the model: none." in message, message
+
+
+def test_weights_file_mismatch_is_none_for_a_fitting_file(lenet10):
+    model, folder = lenet10
+    for name in ("lenet10.weights.h5", "lenet10.keras"):
+        assert W.weights_file_mismatch(model, folder / name) is None
+    assert W.weights_file_mismatch(zoo.build("lenet5"), W.BUNDLED_DIR / "lenet5_mnist.weights.h5") \
+        is None

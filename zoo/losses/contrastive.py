@@ -8,6 +8,11 @@ so similar pairs are pulled together and dissimilar ones pushed at least ``m`` a
 formulas of the course use opposite conventions: this one (``y = 1`` means "same") and
 Hadsell et al.'s (``Y = 0`` means "same"); pass ``similar_label=0`` for the latter.
 
+``tfa.losses.contrastive_loss`` (TF Addons) takes the same inputs (pair distances, ``y = 1``
+for a similar pair, the margin on the unsquared distance) but drops the 1/2: its values and
+gradients are twice ours (the same minimiser; with SGD, TF Addons at half the learning rate
+takes the same steps as ours).
+
 Example:
     >>> loss = ContrastiveLoss(margin=1.0)
     >>> float(loss(np.array([1.0, 0.0]), np.array([0.5, 0.5])))   # mean of 0.125 and 0.125

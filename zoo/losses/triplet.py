@@ -21,6 +21,18 @@ mined: the loss is then 0 (never NaN) and a warning is logged when the labels ar
 `ActiveTripletFraction` reports the fraction of anchors (or triplets) with a non-zero loss,
 so a user sees when training stalls (every triplet already satisfied).
 
+TF Addons (the tests compare a NumPy port of its 0.23 release): ``semi_hard`` is
+``tfa.losses.TripletSemiHardLoss`` and ``batch_hard`` is ``TripletHardLoss`` (``soft_margin``
+= its ``soft``), with ``distance`` ``"l2"`` / ``"squared_l2"`` / ``"cosine"`` for its
+``distance_metric`` ``"L2"`` (its default) / ``"squared-L2"`` / ``"angular"``; mind that its
+default margin is 1.0, ours 0.2. Two conventions differ. An identity with a single image in
+the batch: TF Addons' ``batch_hard`` still averages over it, with the anchor itself
+(distance 0) as its hardest positive, i.e. it adds ``max(margin - D(a, n), 0)`` for the
+nearest negative ``n``; we leave such anchors out (the mean is over the anchors with a
+positive and a negative). A batch with nothing to mine: for one identity TF Addons gives
+``margin + mean D(a, p)`` (semi-hard) or ``margin`` (hard), and with no two images of one
+identity NaN (semi-hard); we give 0.
+
 Example:
     >>> loss = TripletLoss(margin=0.2, distance="l2", mining="batch_hard")
     >>> model.compile(optimizer="adam", loss=loss, metrics=[ActiveTripletFraction(loss)])
