@@ -670,7 +670,10 @@ def apply_weights(model: keras.Model, arch: str, weights: Any, *, include_top: b
         return model
     from zoo.registry import get_entry
 
-    full_args = {**builder_args, **spec.builder_args, "include_top": True, "weights": None}
+    # the full model is the record's: `classes` of a headless call sizes nothing (as in
+    # keras.applications, include_top=False ignores it), so it must not size this classifier
+    head_free = {k: v for k, v in builder_args.items() if k != "classes"}
+    full_args = {**head_free, **spec.builder_args, "include_top": True, "weights": None}
     full_args["input_shape"] = spec.input_shape
     full_args.pop("input_tensor", None)
     full_args.pop("pooling", None)

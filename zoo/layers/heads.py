@@ -27,7 +27,8 @@ def validate_head_args(model_name: str, *, include_top: bool, pooling: str | Non
     if pooling not in POOLING_CHOICES:
         raise ValueError(f"{model_name}: `pooling` must be one of None, 'avg' or 'max'. "
                          f"Received: pooling={pooling!r}")
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+    if include_top and (isinstance(classes, bool) or not isinstance(classes, int)
+                        or classes < 1):  # without a top, `classes` is ignored
         raise ValueError(f"{model_name}: `classes` must be an integer >= 1. "
                          f"Received: classes={classes!r}")
 
