@@ -35,3 +35,16 @@ def test_idx_errors_name_the_file(tmp_path):
 
 def test_quickstart_learns_digits():
     assert quickstart.main(["--epochs", "2"]) > 0.7
+
+
+def test_docstring_advertises_exactly_the_flags_that_exist():
+    """The usage line once offered --backbone-demo, which never existed (issue 16)."""
+    import re
+
+    usage = next(line for line in quickstart.__doc__.splitlines() if "python -m" in line)
+    advertised = dict(re.findall(r"\[(--[a-z-]+) (\S+)\]", usage))
+    actions = {a.option_strings[0]: a for a in quickstart.make_parser()._actions
+               if a.option_strings and a.option_strings[0] != "-h"}
+    assert set(advertised) == set(actions)
+    for flag, value in advertised.items():  # the values shown are the defaults
+        assert str(actions[flag].default) == value, flag
