@@ -11,6 +11,7 @@ use and are shared by every request (`demos.common.get_model`); Gradio's queue r
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from collections.abc import Sequence
 
@@ -58,9 +59,12 @@ def build(tabs: Sequence[tuple[str, str]] | None = None) -> gr.Blocks:
     return configure(demo)
 
 
-def main(argv: Sequence[str] | None = None, app: gr.Blocks | None = None) -> gr.Blocks:
-    """``python -m demos [--host H] [--port P] [--share] [--preload]``; ``app`` serves an
-    already built app (the Space's ``app.py``) instead of building one."""
+def main(argv: Sequence[str] | argparse.Namespace | None = None,
+         app: gr.Blocks | None = None) -> gr.Blocks:
+    """``python -m demos [--host H] [--port P] [--share] [--preload]``; ``argv`` may be
+    arguments already parsed by `demos.cli.parse_args` (``python -m demos`` parses them
+    before importing this module); ``app`` serves an already built app (the Space's
+    ``app.py``) instead of building one."""
     preload = [key for _, module in tab_modules() for key in getattr(module, "MODELS", {})]
     return launch(app or build, argv, description=__doc__.splitlines()[0], preload=preload)
 

@@ -12,6 +12,10 @@ the cache: the demo never downloads.
 
 from __future__ import annotations
 
+if __name__ == "__main__":   # --help and bad flags answered before gradio and TensorFlow load
+    from demos.cli import parse_args
+    ARGS = parse_args(None, __doc__)
+
 import json
 import os
 from pathlib import Path
@@ -21,8 +25,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demos.common import (EXAMPLES, ImageInput, check_model, get_model, launch, load_image,
-                          model_choices, model_input, top_k)
+from demos.common import (EXAMPLES, ImageInput, SketchInput, check_model, get_model, launch,
+                          load_image, model_choices, model_input, plain_choices, top_k)
 
 # Weight tags this tab can serve, in menu order, with what to upload.
 MODELS: dict[str, str] = {
@@ -56,12 +60,11 @@ def _class_names(key: str) -> list[str]:
 
 
 def _stack(layers: list[Any]) -> np.ndarray:
-    """Layers (RGBA arrays or files) composited, in order, on a white canvas."""
+    """Layers (files, PNG bytes or RGBA arrays) composited, in order, on a white canvas the
+    size of the first; each is read (checked, downscaled) by `load_image`."""
     canvas = None
     for layer in layers:
-        im = Image.fromarray(np.asarray(layer)) if not isinstance(layer, (str, Path)) \
-            else Image.open(layer)
-        im = im.convert("RGBA")
+        im = Image.fromarray(load_image(layer, "RGBA", what="sketchpad"), "RGBA")
         if canvas is None:
             canvas = Image.new("RGBA", im.size, "white")
         canvas.alpha_composite(im.resize(canvas.size))
@@ -71,8 +74,9 @@ def _stack(layers: list[Any]) -> np.ndarray:
 def sketch_to_grey(sketch: Any) -> np.ndarray:
     """The Sketchpad's value (``{"background", "layers", "composite"}``) -> grey uint8, ink dark.
 
-    The composite is flattened on white, as the canvas shows it; without a composite the
-    layers are stacked. An untouched pad gives None or a blank picture.
+    `SketchInput` passes file paths (API calls) or PNG bytes (the browser's canvas); arrays
+    work too. The composite is flattened on white, as the canvas shows it; without a
+    composite the layers are stacked. An untouched pad gives None or a blank picture.
     """
     if isinstance(sketch, dict):
         picture = sketch.get("composite")
@@ -126,8 +130,8 @@ def build() -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 gr.Markdown("**Draw a digit** (LeNet-5)")
-                sketch = gr.Sketchpad(
-                    type="numpy", image_mode="RGBA", canvas_size=(SKETCH_SIZE, SKETCH_SIZE),
+                sketch = SketchInput(
+                    canvas_size=(SKETCH_SIZE, SKETCH_SIZE),
                     brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"),
                     layers=False, label="Sketchpad", elem_id="classify-sketch")
                 digit_button = gr.Button("Classify drawing", variant="primary",
@@ -136,8 +140,9 @@ def build() -> gr.Blocks:
                                        elem_id="classify-sketch-label")
             with gr.Column():
                 gr.Markdown("**Upload a picture**")
-                model = gr.Dropdown(choices, value=choices[1][1] if len(choices) > 1 else None,
-                                    label="Model", elem_id="classify-model")
+                model = plain_choices(gr.Dropdown(
+                    choices, value=choices[1][1] if len(choices) > 1 else None, label="Model",
+                    elem_id="classify-model"), "model")
                 image = ImageInput(label="Picture", elem_id="classify-image", height=256)
                 image_button = gr.Button("Classify picture", variant="primary",
                                          elem_id="classify-image-button")
@@ -156,4 +161,4 @@ def build() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    launch(build, description=__doc__.splitlines()[0], preload=list(MODELS))
+    launch(build, ARGS, preload=list(MODELS))

@@ -11,7 +11,8 @@
   run it in Gradio's preprocessing and hand the function file paths (or the canvas' bytes),
   so the function, not Gradio, decodes the image and can say what is wrong with it.
 - `echo` quotes a user's value in a message, cut to `ECHO_LIMIT` characters;
-  `plain_choices` makes a menu refuse an unknown value that way (Gradio quotes it whole).
+  `plain_choices` makes a menu refuse an unknown value that way (Gradio quotes it whole),
+  and `short_error_payload` cuts whatever else a client would be sent back whole.
 - `get_model` loads a weight tag (``"lenet5.mnist"``) once per process, shared by all
   requests, with its record and a compiled ``model(x, training=False)`` function
   (`compiled_predict`): ``tf.function`` on TensorFlow, ``jax.jit`` over
@@ -36,6 +37,7 @@ import functools
 import io
 import logging
 import os
+import re
 import tempfile
 import threading
 import warnings
@@ -47,8 +49,10 @@ import gradio as gr
 import keras
 import numpy as np
 from gradio import processing_utils
+from gradio import queueing as gradio_queueing
+from gradio import utils as gradio_utils
 from gradio.components.image_editor import EditorData
-from gradio.data_classes import FileData
+from gradio.data_classes import FileData, ImageData
 from PIL import Image, UnidentifiedImageError
 
 import zoo
@@ -65,6 +69,7 @@ MIN_SIDE = 8                    # smaller images carry too little to predict fro
 REDUCING_GAP = 2.0              # big images: integer reduction to >= 2x the size, then bilinear
 BAND_PIXELS = 4_000_000         # ... reduced a band of rows at a time (16 MB at 4 bytes a pixel)
 ECHO_LIMIT = 80                 # characters of a user's value quoted back in a message
+ERROR_LIMIT = 1000              # characters of a failure's message that are not our own
 MAX_FILE_SIZE = "64mb"          # Gradio refuses bigger uploads before they reach a function
 CONCURRENCY = int(os.environ.get("ZOO_DEMO_CONCURRENCY", "2"))   # events run at once
 QUEUE_SIZE = int(os.environ.get("ZOO_DEMO_QUEUE", "64"))         # events waiting at most
@@ -130,7 +135,7 @@ def _source(value: Any) -> Any:
     """A Gradio file dict or model (``{"path": ...}``) -> its path; anything else as is."""
     if isinstance(value, dict):
         return value.get("path") or value.get("url")
-    if isinstance(value, FileData):
+    if isinstance(value, (FileData, ImageData)):
         return value.path
     return value
 
@@ -797,6 +802,40 @@ def atomic_save_pil_to_cache(img: Image.Image, cache_dir: str, name: str = "imag
 # components call it through the module (processing_utils.save_pil_to_cache), so this one
 # assignment covers gr.Image and gr.AnnotatedImage outputs.
 processing_utils.save_pil_to_cache = atomic_save_pil_to_cache
+
+
+def _cut(message: str) -> str:
+    """Each run of more than `ECHO_LIMIT` non-blank characters cut (`shorten`), then the
+    whole message to `ERROR_LIMIT` characters."""
+    message = re.sub(rf"\S{{{ECHO_LIMIT + 1},}}", lambda run: shorten(run.group()), message)
+    return shorten(message, ERROR_LIMIT)
+
+
+# (Gradio's own function, also if this module is imported a second time)
+_gradio_error_payload = getattr(gradio_utils.error_payload, "original",
+                                gradio_utils.error_payload)
+
+
+def short_error_payload(error: BaseException | None, show_error: bool) -> dict[str, Any]:
+    """Gradio's ``utils.error_payload`` (what a client receives for a failed event), with
+    the message of any failure other than a `gr.Error` cut (`_cut`).
+
+    With ``show_error`` (`LAUNCH_KWARGS`) a client gets every exception's text, and some of
+    Gradio's own quote the request: a file "path" of 1 MB fails in Gradio's upload handling,
+    before any component sees it, with ``OSError: File name too long: '<the 1 MB>'``. The
+    demos' own messages (`gr.Error`) quote at most `ECHO_LIMIT` characters of a value
+    already (`echo`) and pass unchanged.
+    """
+    content = _gradio_error_payload(error, show_error)
+    if not isinstance(error, gr.Error) and isinstance(content.get("error"), str):
+        content["error"] = _cut(content["error"])
+    return content
+
+
+# Installed on import, like the writer above; the queue imported the function by name.
+short_error_payload.original = _gradio_error_payload
+gradio_utils.error_payload = short_error_payload
+gradio_queueing.error_payload = short_error_payload
 
 
 def configure(demo: gr.Blocks) -> gr.Blocks:

@@ -12,6 +12,10 @@ its 2nd-98th percentile range.
 
 from __future__ import annotations
 
+if __name__ == "__main__":   # --help and bad flags answered before gradio and TensorFlow load
+    from demos.cli import parse_args
+    ARGS = parse_args(None, __doc__)
+
 from typing import Any
 
 import gradio as gr
@@ -19,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from demos.common import (EXAMPLES, ImageInput, center_crop, check_model, get_model, launch,
-                          load_image, model_choices, model_input)
+                          load_image, model_choices, model_input, plain_choices)
 from zoo.visualize import colorize_depth, depth_colorbar, depth_range, side_by_side
 
 MODELS: dict[str, str] = {
@@ -73,8 +77,8 @@ def build() -> gr.Blocks:
             gr.Markdown("No depth weights are on this machine yet.")
         gr.Markdown("Monocular depth: one photo in, distance from the camera out, in metres. "
                     + NOTE)
-        model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
-                            elem_id="depth-model")
+        model = plain_choices(gr.Dropdown(choices, value=choices[0][1] if choices else None,
+                                          label="Model", elem_id="depth-model"), "model")
         with gr.Row():
             image = ImageInput(label="Photo", elem_id="depth-image", height=260)
             with gr.Column(scale=2):
@@ -91,4 +95,4 @@ def build() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    launch(build, description=__doc__.splitlines()[0], preload=list(MODELS))
+    launch(build, ARGS, preload=list(MODELS))

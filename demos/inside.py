@@ -16,6 +16,10 @@ with the border padded by reflection so the output keeps the image's size.
 
 from __future__ import annotations
 
+if __name__ == "__main__":   # --help and bad flags answered before gradio and TensorFlow load
+    from demos.cli import parse_args
+    ARGS = parse_args(None, __doc__)
+
 import math
 import re
 from typing import Any
@@ -25,8 +29,8 @@ import keras
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from demos.common import (EXAMPLES, ImageInput, check_model, get_model, get_submodel, launch,
-                          load_image, model_choices, model_input)
+from demos.common import (EXAMPLES, ImageInput, check_model, echo, get_model, get_submodel,
+                          launch, load_image, model_choices, model_input, plain_choices)
 
 MODELS: dict[str, str] = {
     "lenet5.mnist": "LeNet-5 (MNIST)",
@@ -48,6 +52,7 @@ SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
 KERNELS = ("Gaussian blur", "Sobel x (vertical edges)", "Sobel y (horizontal edges)",
            "Sobel magnitude", "Custom 3x3")
 DEFAULT_CUSTOM = "0 -1 0\n-1 5 -1\n0 -1 0"     # sharpen
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # 3.4e38: the filter computes in float32
 PLAYGROUND_MAX_SIDE = 512
 
 
@@ -115,7 +120,7 @@ def feature_maps(image: Any, model_key: str = "lenet5.mnist", layer: str | None 
     if layer is None and names:
         layer = names[0]
     if layer not in names:
-        raise gr.Error(f"{model_key} has no feature-map layer {layer!r}. Choose one of: "
+        raise gr.Error(f"{model_key} has no feature-map layer {echo(layer)}. Choose one of: "
                        f"{', '.join(names)}.", print_exception=False)
     loaded = get_model(model_key)
     channels = loaded.model.input_shape[-1]
@@ -158,7 +163,15 @@ def correlate2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def parse_kernel(text: str) -> np.ndarray:
-    """Nine numbers (rows of three, separated by spaces, commas, semicolons or new lines)."""
+    """Nine numbers (rows of three, separated by spaces, commas, semicolons or new lines).
+
+    The filter computes in float32, so each number must be a finite float32: at most
+    `FLOAT32_MAX` (3.4e38) in magnitude (1e39 would become infinity).
+
+    Raises:
+        gr.Error: a token that is not a number (quoted, cut to ``ECHO_LIMIT`` characters),
+            a value that is not a finite float32, or not exactly nine numbers.
+    """
     tokens = [t for t in re.split(r"[\s,;]+", str(text or "").strip().strip("[]")) if t]
     tokens = [t.strip("[]") for t in tokens]
     values = []
@@ -166,11 +179,12 @@ def parse_kernel(text: str) -> np.ndarray:
         try:
             value = float(token)
         except ValueError:
-            raise gr.Error(f"Could not read {token!r} as a number. Type the kernel as 3 rows "
-                           "of 3 numbers, e.g. '0 -1 0 / -1 5 -1 / 0 -1 0' on three lines.",
-                           print_exception=False) from None
-        if not math.isfinite(value):
-            raise gr.Error(f"The kernel holds {token!r}; use finite numbers.",
+            raise gr.Error(f"Could not read {echo(token)} as a number. Type the kernel as 3 "
+                           "rows of 3 numbers, e.g. '0 -1 0 / -1 5 -1 / 0 -1 0' on three "
+                           "lines.", print_exception=False) from None
+        if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+            raise gr.Error(f"Kernel values must be finite float32 numbers, at most "
+                           f"{FLOAT32_MAX:.4g} in magnitude. Received {echo(token)}.",
                            print_exception=False)
         values.append(value)
     if len(values) != 9:
@@ -206,7 +220,8 @@ def convolve(image: Any, kernel: str = "Gaussian blur", sigma: float = 2.0,
     """A grey version of the image filtered with the chosen kernel -> (output, caption).
 
     Raises:
-        gr.Error: a bad image, a sigma out of range, or a custom kernel that is not 9 numbers.
+        gr.Error: a bad image, a sigma out of range, a custom kernel that is not 9 finite
+            float32 numbers, or one whose output on this image overflows float32.
     """
     grey = load_image(image, "L", max_side=PLAYGROUND_MAX_SIDE).astype(np.float32)
     if kernel == "Gaussian blur":
@@ -233,9 +248,15 @@ def convolve(image: Any, kernel: str = "Gaussian blur", sigma: float = 2.0,
             out, shown = np.hypot(gx, gy), "Sobel magnitude sqrt(gx^2 + gy^2) of the two kernels"
     elif kernel == "Custom 3x3":
         k = parse_kernel(custom)
-        out, shown = correlate2d(grey, k), "Your kernel:\n" + _matrix(k)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = correlate2d(grey, k)
+        if not np.all(np.isfinite(out)):      # each value fits float32, their sum did not
+            raise gr.Error(f"With this kernel the filtered image has values beyond float32 "
+                           f"(magnitude over {FLOAT32_MAX:.4g}), which no picture can show. "
+                           f"Use smaller values.", print_exception=False)
+        shown = "Your kernel:\n" + _matrix(k)
     else:
-        raise gr.Error(f"Unknown kernel {kernel!r}. Choose one of: {', '.join(KERNELS)}.",
+        raise gr.Error(f"Unknown kernel {echo(kernel)}. Choose one of: {', '.join(KERNELS)}.",
                        print_exception=False)
     picture, mapping = _display(out, signed=kernel.startswith(("Sobel x", "Sobel y")))
     h, w = grey.shape
@@ -260,8 +281,9 @@ def build() -> gr.Blocks:
                     inputs=[image], label="Examples")
         with gr.Tab("Feature maps"):
             with gr.Row():
-                model = gr.Dropdown(choices, value=choices[0][1] if choices else None,
-                                    label="Model", elem_id="inside-model")
+                model = plain_choices(gr.Dropdown(
+                    choices, value=choices[0][1] if choices else None, label="Model",
+                    elem_id="inside-model"), "model")
                 layer = gr.Dropdown([], label="Layer", allow_custom_value=True,
                                     elem_id="inside-layer")
             maps_button = gr.Button("Show feature maps", variant="primary",
@@ -271,8 +293,9 @@ def build() -> gr.Blocks:
             maps_caption = gr.Markdown(label="Caption", elem_id="inside-maps-caption")
         with gr.Tab("Convolution playground"):
             with gr.Row():
-                kernel = gr.Radio(list(KERNELS), value=KERNELS[0], label="Kernel",
-                                  elem_id="inside-kernel")
+                kernel = plain_choices(gr.Radio(list(KERNELS), value=KERNELS[0],
+                                                label="Kernel", elem_id="inside-kernel"),
+                                       "kernel")
                 with gr.Column():
                     sigma = gr.Slider(0.5, 10.0, value=2.0, step=0.1, label="Gaussian sigma (px)",
                                       elem_id="inside-sigma")
@@ -292,4 +315,4 @@ def build() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    launch(build, description=__doc__.splitlines()[0], preload=list(MODELS))
+    launch(build, ARGS, preload=list(MODELS))

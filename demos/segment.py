@@ -14,6 +14,10 @@ example is a synthetic EM-like picture made in ``demos/examples/make_examples.py
 
 from __future__ import annotations
 
+if __name__ == "__main__":   # --help and bad flags answered before gradio and TensorFlow load
+    from demos.cli import parse_args
+    ARGS = parse_args(None, __doc__)
+
 import dataclasses
 from typing import Any
 
@@ -21,7 +25,7 @@ import gradio as gr
 import numpy as np
 
 from demos.common import (EXAMPLES, ISBI_NOTE, ImageInput, check_model, get_model, launch,
-                          load_image, model_choices, model_input)
+                          load_image, model_choices, model_input, plain_choices)
 from zoo.visualize import class_areas
 
 
@@ -96,8 +100,8 @@ def build() -> gr.Blocks:
             gr.Markdown("No segmentation weights are on this machine yet.")
         gr.Markdown(f"Every pixel gets a class; the mask is drawn over the image and the "
                     f"share of each class is listed. {ISBI_NOTE}")
-        model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
-                            elem_id="segment-model")
+        model = plain_choices(gr.Dropdown(choices, value=choices[0][1] if choices else None,
+                                          label="Model", elem_id="segment-model"), "model")
         with gr.Row():
             image = ImageInput(label="Image (grey EM slice)", elem_id="segment-image",
                                height=320)
@@ -113,4 +117,4 @@ def build() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    launch(build, description=__doc__.splitlines()[0], preload=list(MODELS))
+    launch(build, ARGS, preload=list(MODELS))

@@ -67,3 +67,22 @@ def app_url():
                 quiet=True, **LAUNCH_KWARGS)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def hostile_files(tmp_path_factory) -> dict[str, Path]:
+    """Small files that decode to huge images (issue 16): name -> file.
+
+    - ``deep``: 9999x9999 16-bit grey PNG, ~200 KB (200 MB decoded; as float64, 800 MB);
+    - ``wide``: 13300x13300 grey PNG, ~170 KB: 177 megapixels, over the demos' limit of 100
+      but under Pillow's own refusal (179), so Gradio's preprocessing decodes it;
+    - ``vast``: 20000x20000 1-bit PNG, ~50 KB: 400 megapixels, which Pillow itself refuses.
+    """
+    root = tmp_path_factory.mktemp("hostile")
+    files = {"deep": root / "deep.png", "wide": root / "wide.png", "vast": root / "vast.png"}
+    deep = Image.new("I;16", (9999, 9999))
+    deep.paste(4000, (2000, 2000, 8000, 8000))        # a bright square: not a blank picture
+    deep.save(files["deep"], optimize=True)
+    Image.new("L", (13300, 13300), 255).save(files["wide"], optimize=True)
+    Image.new("1", (20000, 20000)).save(files["vast"], optimize=True)
+    return files
