@@ -16,9 +16,6 @@ if __name__ == "__main__":   # --help and bad flags answered before gradio and T
     from demos.cli import parse_args
     ARGS = parse_args(None, __doc__)
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -41,22 +38,9 @@ TOP = 5
 SKETCH_SIZE = 280     # canvas pixels; a 20 px brush then draws MNIST-like strokes
 
 
-def _imagenet_names() -> list[str] | None:
-    """ImageNet class names from Keras' cached ``imagenet_class_index.json``, if present."""
-    path = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models" / \
-        "imagenet_class_index.json"
-    if not path.is_file():
-        return None
-    index = json.loads(path.read_text())
-    return [index[str(i)][1].replace("_", " ") for i in range(len(index))]
-
-
 def _class_names(key: str) -> list[str]:
-    loaded = get_model(key)
-    names = loaded.class_names
-    if key.endswith(".imagenet") and names[0] == "class 0":
-        names = _imagenet_names() or names
-    return names
+    """The record's class names (ImageNet's 1000 ship with the package: `zoo.imagenet`)."""
+    return get_model(key).class_names
 
 
 def _stack(layers: list[Any]) -> np.ndarray:

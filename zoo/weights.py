@@ -453,7 +453,8 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5) if md5 else ("sha256", None)
+    algorithm, expected = (("sha256", sha256) if sha256 else ("md5", md5) if md5
+                           else ("sha256", None))
     hasher = hashlib.new(algorithm)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     received = 0
