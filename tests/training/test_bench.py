@@ -307,7 +307,7 @@ def test_dense_suite_cli_writes_forward_and_unpooling_rows(tmp_path):
     assert row["image_size"] == 32 and row["batch_size"] == 1
     models = row["models"]
     assert set(models) == {"paper", "shipped", "reference"}
-    assert models["paper"]["builder_args"] == {"filters": 2, "depth": 4, "num_classes": 2}
+    assert models["paper"]["builder_args"] == {"filters": 2, "depth": 4, "classes": 2}
     assert models["shipped"]["builder_args"]["batch_norm"] is True
     assert models["reference"]["params"] == 23_587_712  # ResNet-50 without its top
     reference_s = statistics.median(models["reference"]["trials_s"])
