@@ -93,6 +93,11 @@ class SizeCheckedModel(keras.Model):
         shape = _known_shape(data)
         if shape is not None and len(shape) == 4:
             self.size_check.check(shape)
+            channels = self.input_shape[-1] if isinstance(self.input_shape, tuple) else None
+            if isinstance(channels, int) and shape[-1] is not None and shape[-1] != channels:
+                raise ValueError(f"{self.name} takes images with {channels} channel"
+                                 f"{'s' if channels != 1 else ''}. Received a batch of shape "
+                                 f"{shape} ({shape[-1]} channels).")
 
     def _guarded(self, data: Any) -> Any:
         """``x`` checked before it runs: its known sizes at once; sizes that show only per
@@ -215,6 +220,10 @@ class SizeCheckedModel(keras.Model):
             raise ValueError(f"predict(x, pad=...) needs x as an array (batch, height, width, "
                              f"channels); pad the images of a dataset in its pipeline. "
                              f"Received: {type(x).__name__}")
+        if isinstance(x, (list, tuple)) and len({np.shape(image) for image in x}) > 1:
+            raise ValueError("predict(x, pad=...) takes one array whose images share a size; "
+                             "for images of different sizes, call it once per image. Received "
+                             f"images of shapes {sorted({np.shape(i) for i in x})[:4]}.")
         x = np.asarray(keras.ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x)
         if x.ndim != 4:
             raise ValueError(f"predict(x, pad=...) needs x of shape (batch, height, width, "

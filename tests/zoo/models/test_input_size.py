@@ -172,6 +172,13 @@ def test_pad_rejects_what_it_cannot_pad(unet):
         unet.predict(images(1, 30, 30), pad="wrap-around")
     with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
         unet.predict(np.zeros((30, 30, 1)), pad=True)
+    with pytest.raises(ValueError, match="once per image"):
+        unet.predict([np.zeros((8, 8, 1)), np.zeros((12, 12, 1))], pad=True)
+
+
+def test_a_wrong_number_of_channels_says_so(unet):
+    with pytest.raises(ValueError, match=r"unet takes images with 1 channel\. .*\(3 channels\)"):
+        unet.predict(images(1, 32, 32, channels=3), verbose=0)
     if TF:
         with pytest.raises(ValueError, match="needs x as an array"):
             unet.predict(varying_sizes([30]), pad=True)
