@@ -247,9 +247,11 @@ def pairwise_distances(embeddings_a: Any, embeddings_b: Any = None, metric: str 
     """All distances between two sets of embeddings, as a NumPy float64 matrix.
 
     ``"l2"`` is the Euclidean distance, ``"squared_l2"`` its square, ``"cosine"`` is
-    ``1 - cos(a, b)`` (in [0, 2]; a zero vector has cosine similarity 0 with everything,
-    as in scikit-learn). Computed with the ``|a|^2 + |b|^2 - 2 a.b`` expansion (clipped at 0)
-    in float64; when ``embeddings_b`` is None the diagonal is exactly 0.
+    ``1 - cos(a, b)`` (in [0, 2]; a zero vector has cosine similarity 0 with everything, itself
+    included, so distance 1, as the losses' `zoo.losses.l2_normalize` gives; scikit-learn's
+    ``pairwise_distances(X)`` agrees except that it sets that self-distance to 0). Computed
+    with the ``|a|^2 + |b|^2 - 2 a.b`` expansion (clipped at 0) in float64; when
+    ``embeddings_b`` is None the diagonal is exactly 0 (1 for a zero vector's cosine).
 
     Args:
         embeddings_a: ``(N, D)`` embeddings.
