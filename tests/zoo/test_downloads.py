@@ -13,11 +13,10 @@ import logging
 import socket
 import threading
 
-import numpy as np
 import pytest
 
 import zoo
-from tests.conftest import to_numpy
+from tests.zoo.conftest import cache_files, same_weights
 from zoo import weights as W
 
 HTML = (b"<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head>"
@@ -83,30 +82,6 @@ def unchecked(server, spec_registry):
                          builder_args={"classes": 10}, input_shape=(32, 32, 1))
 
 
-@pytest.fixture
-def spec_registry():
-    added = []
-
-    def add(**fields):
-        spec = W.WeightSpec(arch="lenet5", **fields)
-        W.register_weights(spec)
-        added.append(spec.key)
-        return spec
-
-    yield add
-    for key in added:
-        W.unregister_weights(key)
-
-
-def _cache_files():
-    return sorted(p.name for p in W.cache_dir().rglob("*") if p.is_file())
-
-
-def _same_weights(a, b):
-    for wa, wb in zip(a.weights, b.weights, strict=True):
-        np.testing.assert_array_equal(to_numpy(wa), to_numpy(wb))
-
-
 def test_html_page_with_status_200_is_never_cached(server, unchecked, lenet):
     model, good = lenet
     server.body = HTML
@@ -117,11 +92,11 @@ def test_html_page_with_status_200_is_never_cached(server, unchecked, lenet):
     assert f"an HTML page of {len(HTML) / 1000:.1f} KB starting '<!DOCTYPE html> <html><head>" \
            "<title>Sign in" in message, message
     assert "not HDF5. Nothing was kept" in message and "captive portal" in message
-    assert _cache_files() == []
+    assert cache_files() == []
     # The next load, with the server fixed, just works: nothing to delete by hand.
     server.body = good
-    _same_weights(zoo.load("lenet5", weights="unchecked"), model)
-    assert _cache_files() == ["lenet5_unchecked.weights.h5"]
+    same_weights(zoo.load("lenet5", weights="unchecked"), model)
+    assert cache_files() == ["lenet5_unchecked.weights.h5"]
 
 
 def test_transfer_cut_without_content_length_is_never_cached(server, unchecked, lenet):
@@ -130,10 +105,10 @@ def test_transfer_cut_without_content_length_is_never_cached(server, unchecked, 
     with pytest.raises(W.DownloadError, match=r"is not a weight file: it is an HDF5 file of "
                                               r".* that does not open \(truncated or damaged"):
         zoo.load("lenet5", weights="unchecked")
-    assert _cache_files() == []
+    assert cache_files() == []
     server.cut = None
-    _same_weights(zoo.load("lenet5", weights="unchecked"), model)
-    assert _cache_files() == ["lenet5_unchecked.weights.h5"]
+    same_weights(zoo.load("lenet5", weights="unchecked"), model)
+    assert cache_files() == ["lenet5_unchecked.weights.h5"]
 
 
 def test_hdf5_without_weight_arrays_is_never_cached(server, unchecked, tmp_path):
@@ -145,7 +120,7 @@ def test_hdf5_without_weight_arrays_is_never_cached(server, unchecked, tmp_path)
     server.body = empty.read_bytes()
     with pytest.raises(W.DownloadError, match="HDF5 file of .* without weight arrays"):
         zoo.load("lenet5", weights="unchecked")
-    assert _cache_files() == []
+    assert cache_files() == []
 
 
 def test_a_bad_file_already_in_the_cache_is_replaced_once(server, unchecked, lenet, caplog):
@@ -156,10 +131,10 @@ def test_a_bad_file_already_in_the_cache_is_replaced_once(server, unchecked, len
     cached.write_bytes(HTML)
     server.body = good
     with caplog.at_level(logging.WARNING, logger="zoo.weights"):
-        _same_weights(zoo.load("lenet5", weights="unchecked"), model)
+        same_weights(zoo.load("lenet5", weights="unchecked"), model)
     assert f"Deleting the cached {cached}" in caplog.text and "an HTML page" in caplog.text
     assert cached.read_bytes() == good and server.requests == 1
-    _same_weights(zoo.load("lenet5", weights="unchecked"), model)  # now from the cache
+    same_weights(zoo.load("lenet5", weights="unchecked"), model)  # now from the cache
     assert server.requests == 1
 
 
@@ -184,10 +159,10 @@ def test_a_bad_file_in_keras_cache_is_left_alone(server, unchecked, lenet, caplo
     keras_copy.write_bytes(HTML)
     server.body = good
     with caplog.at_level(logging.WARNING, logger="zoo.weights"):
-        _same_weights(zoo.load("lenet5", weights="unchecked"), model)
+        same_weights(zoo.load("lenet5", weights="unchecked"), model)
     assert f"Ignoring {keras_copy} in Keras' cache" in caplog.text
     assert keras_copy.read_bytes() == HTML                       # not ours to delete
-    assert _cache_files() == ["lenet5_unchecked.weights.h5"]      # ours, downloaded
+    assert cache_files() == ["lenet5_unchecked.weights.h5"]      # ours, downloaded
 
 
 def test_a_user_file_that_is_not_weights_says_what_it_is(tmp_path):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from zoo.losses import ScaleInvariantLoss, SparsePixelCrossEntropy
-from zoo.metrics import (DepthRMSE, MeanIoU, PixelAccuracy, confusion_matrix, depth_metrics,
-                         mean_iou, per_class_iou, pixel_accuracy, scale_invariant_error)
+from zoo.metrics import (DepthRMSE, MeanDice, MeanIoU, PixelAccuracy, confusion_matrix,
+                         depth_metrics, mean_dice, mean_iou, per_class_iou, pixel_accuracy,
+                         scale_invariant_error)
 
 # ------------------------------------------------------------------ segmentation, by hand
 
@@ -238,7 +239,9 @@ def test_depth_errors():
 
 @pytest.mark.parametrize("metric", [MeanIoU(3, ignore_index=255), PixelAccuracy(2),
                                     MeanIoU(3, sparse_y_pred=True),
-                                    DepthRMSE(min_depth=0.1, max_depth=10.0)])
+                                    DepthRMSE(min_depth=0.1, max_depth=10.0), MeanDice(3),
+                                    MeanDice(4, ignore_index=255, sparse_y_pred=True,
+                                             name="dice")])
 def test_metric_config_round_trip(metric):
     again = keras.metrics.deserialize(keras.metrics.serialize(metric))
     assert type(again) is type(metric) and again.get_config() == metric.get_config()
@@ -254,12 +257,14 @@ def test_metrics_in_compile_fit_evaluate(rng):
     inputs = keras.Input((4, 4, 3))
     seg = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
     seg.compile(optimizer="sgd", loss=SparsePixelCrossEntropy(ignore_index=255),
-                metrics=[MeanIoU(3, ignore_index=255), PixelAccuracy(3, ignore_index=255)])
+                metrics=[MeanIoU(3, ignore_index=255), PixelAccuracy(3, ignore_index=255),
+                         MeanDice(3, ignore_index=255)])
     seg.fit(x, y, batch_size=2, epochs=1, verbose=0)
     got = seg.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
     labels = np.asarray(seg.predict(x, verbose=0)).argmax(-1)
     assert got["mean_iou"] == pytest.approx(mean_iou(y, labels, 3, 255), rel=1e-5)
     assert got["pixel_accuracy"] == pytest.approx(pixel_accuracy(y, labels, 3, 255), rel=1e-5)
+    assert got["mean_dice"] == pytest.approx(mean_dice(y, labels, 3, 255), rel=1e-5)
 
     d = rng.uniform(0.5, 3.0, size=(4, 4, 4, 1)).astype("float32")
     d[0, :2] = 0.0

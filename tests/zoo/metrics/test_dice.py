@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.losses import SparsePixelCrossEntropy
 from zoo.metrics import MeanDice, MeanIoU, mean_dice, per_class_dice, per_class_iou
 
 # 2x4 map, 5 classes, one pixel ignored (255, predicted as class 4):
@@ -121,25 +120,3 @@ def test_streaming_mean_dice_over_batches_equals_numpy_on_the_concatenation(rng)
     sparse = MeanDice(5, ignore_index=255, sparse_y_pred=True)
     sparse.update_state(y, labels)
     assert float(sparse.result()) == pytest.approx(mean_dice(y, labels, 5, 255), rel=1e-6)
-
-
-@pytest.mark.parametrize("metric", [MeanDice(3), MeanDice(4, ignore_index=255,
-                                                           sparse_y_pred=True, name="dice")])
-def test_mean_dice_config_round_trip(metric):
-    again = keras.metrics.deserialize(keras.metrics.serialize(metric))
-    assert type(again) is MeanDice and again.get_config() == metric.get_config()
-
-
-def test_mean_dice_in_compile_fit_evaluate(rng):
-    """Inside a compiled step (tf.function / jax.jit) it equals the NumPy function."""
-    x = rng.normal(size=(4, 4, 4, 3)).astype("float32")
-    y = rng.integers(0, 3, size=(4, 4, 4, 1))
-    y[:, 0, 0] = 255
-    inputs = keras.Input((4, 4, 3))
-    seg = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
-    seg.compile(optimizer="sgd", loss=SparsePixelCrossEntropy(ignore_index=255),
-                metrics=[MeanDice(3, ignore_index=255)])
-    seg.fit(x, y, batch_size=2, epochs=1, verbose=0)
-    got = seg.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
-    labels = np.asarray(seg.predict(x, verbose=0)).argmax(-1)
-    assert got["mean_dice"] == pytest.approx(mean_dice(y, labels, 3, 255), rel=1e-5)
