@@ -898,8 +898,8 @@ def load_weights_file(model: keras.Model, path: str | os.PathLike, arch: str | N
     The file is compared with the model layer by layer first (`weights_file_mismatch`), so a
     file that does not fit leaves the model untouched and the error names the first layer
     whose shapes differ; Keras itself ignores extra layers in a ``.weights.h5`` file and
-    half-loads a legacy ``.h5`` before it stops. A ``.keras`` file is opened with
-    ``safe_mode=True`` (no arbitrary code).
+    half-loads a legacy ``.h5`` before it stops. Of a ``.keras`` file only the weights are read
+    (``keras.Model.load_weights``): its model is not rebuilt, so no code in it runs.
 
     Raises:
         ValueError: the file is unreadable or was saved from another architecture.
@@ -923,16 +923,7 @@ def load_weights_file(model: keras.Model, path: str | os.PathLike, arch: str | N
         detail = weights_file_mismatch(model, path)
         if detail:
             raise mismatch(detail)
-        if str(path).endswith(".keras"):
-            saved = keras.saving.load_model(path, compile=False, safe_mode=True)
-            got = [tuple(w.shape) for w in saved.weights]
-            want = [tuple(w.shape) for w in model.weights]
-            if got != want:
-                raise mismatch(f"It holds {len(got)} weight arrays, the model has {len(want)} "
-                               "(or their order differs).")
-            model.set_weights(saved.get_weights())
-            return
-        model.load_weights(path)
+        model.load_weights(path)  # a .keras file too: its weights only, no model is built
     except WeightsError:
         raise
     except (ValueError, KeyError, TypeError) as e:
