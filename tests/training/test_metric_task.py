@@ -188,3 +188,63 @@ def test_training_train_runs_metric_recipes_with_a_sweep(tmp_path, mnist_dir, ca
                   "--verbose", "0"])
     assert set(swept["runs"]) == {"0", "0.1"} and (tmp_path / "sweep.png").stat().st_size > 1000
     assert (tmp_path / "sweep" / "mnist_center_weight0.1" / "best.weights.h5").exists()
+
+
+def test_faces_facenet_recipe_end_to_end(tmp_path, monkeypatch):
+    """The shipped face recipe on the fixture faces: train (cosine softmax on the training
+    people), evaluate, publish, then zoo.load and verify, as a user would."""
+    from training import publish as P
+    from training.evaluate import main as evaluate
+    from zoo import weights as W
+
+    recipe = load_recipe("att_faces_facenet").replace(
+        data_dir=str(FIXTURES / "att_faces"), train_identities=4, val_fraction=0.5, epochs=2,
+        batch_size=4, steps_per_epoch=3)
+    out = tmp_path / "run"
+    summary = train(recipe, out, verbose=0, tensorboard=False)
+    assert summary["epochs_run"] == 2 and summary["test"]["pairs"] == 15
+    # the validation people have no class: the run monitors their ROC AUC, not a loss
+    header = (out / "log.csv").read_text().splitlines()[0].split(",")
+    assert "val_roc_auc" in header and "val_loss" not in header
+    # what ships is the embedding alone: 64-d, unit norm, no classifier head
+    config = json.loads((out / "model.json").read_text())
+    assert config["builder_args"]["batch_norm"] is True
+    model = zoo.build(config["model"], **config["builder_args"])
+    model.load_weights(out / "best.weights.h5")
+    assert model.output_shape == (None, 64) and model.input_shape == (None, 56, 46, 1)
+    assert not any("classifier" in layer.name for layer in model.layers)
+    again = evaluate([str(out)])
+    assert again["roc_auc"] == pytest.approx(summary["test"]["roc_auc"], abs=1e-6)
+
+    manifest = tmp_path / "manifest.json"
+    monkeypatch.setenv("ZOO_MANIFEST", str(manifest))
+    P.main(["--run", str(out), "--tag", "faces_e2e", "--out", str(tmp_path / "weights"),
+            "--manifest", str(manifest), "--license", "CC0-1.0"])
+    W._records.cache_clear()
+    loaded = zoo.load("facenet", weights="faces_e2e")
+    face = FIXTURES / "att_faces"
+    result = zoo.embeddings.verify(loaded, face / "s5" / "1.pgm", face / "s5" / "2.pgm")
+    assert 0.0 <= result.distance <= 2.0 and isinstance(result.same, bool)
+    assert result.threshold == pytest.approx(W.get_weight_spec("facenet", "faces_e2e")
+                                                .metrics["att_faces"]["balanced_threshold"])
+
+
+def test_center_loss_model_heads(tmp_path):
+    embedding = zoo.build("facenet", backbone="lenetpp", backbone_args={"width": 0.25},
+                          input_shape=(28, 28, 1), embedding_dim=8, batch_norm=True)
+    trainer = ML.center_loss_model(embedding, 5, weight=0.0)   # default: the cosine head
+    assert trainer.output_shape == (None, 5)
+    logits = keras.ops.convert_to_numpy(trainer.predict(
+        [np.zeros((2, 28, 28, 1), "float32"), np.zeros(2, "int32")], verbose=0))
+    assert np.all(np.abs(logits) <= 16.0 + 1e-4)    # scale * cosine
+    assert isinstance(trainer.layers[-1], zoo.layers.CosineClassifier)
+    linear = ML.center_loss_model(embedding, 5, weight=0.0, classifier="linear")
+    assert linear.layers[-1].name == "linear_classifier"
+    with pytest.raises(ValueError, match="'cosine' or 'linear'"):
+        ML.center_loss_model(embedding, 5, weight=0.0, classifier="arcface")
+    lenet = zoo.build("lenetpp", classes=5, classifier_activation=None, width=0.25)
+    with pytest.raises(ValueError, match="own 'predictions'"):
+        ML.center_loss_model(lenet, 5, weight=0.1, classifier="cosine")
+    with pytest.raises(ValueError, match="no validation loss"):
+        MetricTask(load_recipe("att_faces_facenet").replace(
+            data_dir=str(FIXTURES / "att_faces"), monitor="val_loss")).prepare()

@@ -43,7 +43,8 @@ class Recipe:
         batch_size, epochs: as usual; the batch is global (split across replicas).
         steps_per_epoch: metric learning only: batches per epoch when the sampler's own count
             (every image once) is too few to be a useful epoch (small datasets: pairs and
-            P x K batches are drawn afresh, so there is no natural epoch).
+            P x K batches are drawn afresh, so there is no natural epoch; center-loss batches
+            come from as many fresh permutations as the steps need).
         optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``rmsprop``, ``adam`` or ``adamw``.
         lr: the peak learning rate.
         schedule: ``constant``, ``step`` (``lr * gamma`` at each epoch in ``milestones``),

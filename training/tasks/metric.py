@@ -14,7 +14,9 @@ TensorFlow, JAX (the GPU machine) and PyTorch backends.
 Objectives (the recipe's ``objective``):
 
 * ``center``: the model's softmax classifier plus ``lambda * L_C`` from a `zoo.losses.CenterLoss`
-  layer on the ``"embedding"`` feature (``lambda = 0``: softmax alone);
+  layer on the ``"embedding"`` feature (``lambda = 0``: softmax alone); an embedding network
+  without a classifier (``facenet``) trains under a head of its own, by default NormFace's
+  cosine classifier (`center_loss_model`);
 * ``triplet``: `zoo.losses.TripletLoss` on P x K batches (`training.data.metric.pk_indices`),
   with the active-triplet fraction as a metric; ``mining_warmup`` epochs of batch-all mining
   first (a phase of its own, not checkpointed: another loss);
@@ -27,6 +29,7 @@ wrapper that trains it.
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ import keras
 import numpy as np
 
 from training.data.metric import pk_indices, pair_indices
+from zoo.registry import get_entry
 from training.engine import Phase, Setup
 from training.tasks.base import Task, dataset_splits, write_metrics
 
@@ -106,15 +110,28 @@ class PairBatches(_Augmented):
 
 
 class ShuffledBatches(_Augmented):
-    """Shuffled ``((images, labels), labels)`` batches: center loss needs the labels as input."""
+    """Shuffled ``((images, labels), labels)`` batches: center loss needs the labels as input.
 
-    def __init__(self, x, y, batch_size: int, seed: int = 0, augment=None, **kwargs):
+    One epoch is every image once (``len(x) // batch_size`` batches), or ``steps`` batches
+    from as many fresh permutations as they need (a small set such as 250 faces makes only 6
+    batches of 40: too few for a useful epoch).
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int = 0, augment=None,
+                 steps: int | None = None, **kwargs):
         super().__init__(augment, seed, **kwargs)
         self.x, self.y, self.batch_size = x, y, batch_size
-        self.order = self.rng.permutation(len(x))
+        self.steps = steps or max(1, len(x) // batch_size)
+        self._draw()
+
+    def _draw(self):
+        per = max(1, len(self.x) // self.batch_size)      # whole batches per permutation
+        rounds = -(-self.steps // per)
+        self.order = np.concatenate([self.rng.permutation(len(self.x))[:per * self.batch_size]
+                                     for _ in range(rounds)])
 
     def __len__(self):
-        return max(1, len(self.x) // self.batch_size)
+        return self.steps
 
     def __getitem__(self, i):
         idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])
@@ -123,7 +140,7 @@ class ShuffledBatches(_Augmented):
 
     def on_epoch_end(self):
         super().on_epoch_end()
-        self.order = self.rng.permutation(len(self.x))
+        self._draw()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,18 +201,41 @@ def load_arrays(recipe) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 # ---------------------------------------------------------------------------------------------
 
 def center_loss_model(model: keras.Model, num_classes: int, weight: float,
-                      alpha: float = 0.5) -> keras.Model:
+                      alpha: float = 0.5, classifier: str | None = None,
+                      scale: float = 16.0) -> keras.Model:
     """``[images, labels] -> class logits`` with `CenterLoss` on the ``"embedding"`` feature.
 
-    Shares every layer with ``model`` (a classifier with an ``"embedding"`` layer, such as
-    ``lenetpp(classes=10)``), so training this trains ``model``. Its losses are softmax
-    cross-entropy (compiled) + ``weight * L_C`` (added by the layer).
+    Shares every layer with ``model``, so training this trains ``model``. Its losses are
+    softmax cross-entropy (compiled) + ``weight * L_C`` (added by the layer).
+
+    ``model`` is either a classifier with an ``"embedding"`` layer, such as
+    ``lenetpp(classes=10)``, whose own ``"predictions"`` layer gives the logits
+    (``classifier=None``), or an embedding network without a classifier, such as ``facenet``,
+    on which a training-only head is put: ``classifier="cosine"`` (`zoo.layers.CosineClassifier`,
+    NormFace's normalised softmax with ``scale``) or ``"linear"`` (a ``Dense`` layer). The head
+    is not part of ``model``: what ships is the embedding alone.
     """
+    from zoo.layers import CosineClassifier
     from zoo.losses import CenterLoss
     from zoo.embeddings import embedding_model
 
+    names = {layer.name for layer in model.layers}
+    if classifier is None and "predictions" not in names:
+        classifier = "cosine"
+    if classifier is not None and classifier not in ("cosine", "linear"):
+        raise ValueError(f"center loss: `classifier` must be None (the model's own "
+                         f"'predictions' layer), 'cosine' or 'linear'. Received: {classifier!r}")
+    if classifier is not None and "predictions" in names:
+        raise ValueError(f"center loss: {model.name} has its own 'predictions' classifier; "
+                         f"leave `classifier` unset (received {classifier!r}) or build the "
+                         f"model without one.")
     features_net = embedding_model(model)
-    head = model.get_layer("predictions")
+    if classifier is None:
+        head = model.get_layer("predictions")
+    elif classifier == "cosine":
+        head = CosineClassifier(num_classes, scale=scale, name="cosine_classifier")
+    else:
+        head = keras.layers.Dense(num_classes, name="linear_classifier")
     image = keras.Input(tuple(model.input_shape[1:]), name="image")
     label = keras.Input((), dtype="int32", name="label")
     center = CenterLoss(num_classes, weight=weight, alpha=alpha, name="center_loss")
@@ -353,7 +393,10 @@ class MetricTask(Task):
 
     def resolve_args(self, num_classes: int) -> dict[str, Any]:
         args = self.default_builder_args()
-        if self.recipe.objective == "center":
+        if self.recipe.objective == "center" and self.recipe.loss_args.get("classifier") is None \
+                and "classes" in inspect.signature(get_entry(self.recipe.model).builder).parameters:
+            # the model's own classifier (lenetpp); an embedding network (facenet) gets the
+            # training-only head of `center_loss_model` instead
             args.update(classes=num_classes, classifier_activation=None)
         return args
 
@@ -364,8 +407,15 @@ class MetricTask(Task):
         r = self.recipe
         if r.objective == "triplet" and not r.pk:
             raise ValueError(f"Recipe {r.name!r}: the triplet objective needs pk=(P, K).")
+        if r.objective == "center" and r.train_identities and r.monitor not in EMBEDDING_MONITORS:
+            raise ValueError(f"Recipe {r.name!r}: split by identity, the center objective has no "
+                             f"validation loss (the validation people have no class); monitor "
+                             f"one of {', '.join(EMBEDDING_MONITORS)}. Received: {r.monitor!r}")
         self.data = load_arrays(r)
-        ys = [v[1] for v in self.data.values() if len(v[1])]
+        # split by identity, the classifier knows only the training people (0 .. n - 1); the
+        # validation and test people are scored on their embeddings alone
+        ys = [self.data["train"][1]] if r.train_identities else \
+            [v[1] for v in self.data.values() if len(v[1])]
         self.num_classes = int(max(y.max() for y in ys)) + 1
         self.builder_args = self.resolve_args(self.num_classes)
 
@@ -397,7 +447,10 @@ class MetricTask(Task):
                 return Setup(center_loss_model(model, self.num_classes, **args), model,
                              keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                              [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                             ShuffledBatches(x, y, r.batch_size, seed=r.seed, augment=augment),
+                             ShuffledBatches(x, y, r.batch_size, seed=r.seed, augment=augment,
+                                             steps=r.steps_per_epoch),
+                             # unseen people have no class: no classifier loss to validate
+                             None if r.train_identities else
                              ((xv, yv.astype("int32")), yv.astype("int32")),
                              callbacks=self._scoring(model))
             return self.single_phase(center)
@@ -456,7 +509,7 @@ class MetricTask(Task):
         test = embedding_metrics(e_test, yt, threshold=val["best_threshold"],
                                  distance=self.distance,
                                  balanced_threshold=val["balanced_threshold"])
-        if r.objective == "center":
+        if r.objective == "center" and "predictions" in {layer.name for layer in model.layers}:
             logits = np.asarray(keras.ops.convert_to_numpy(
                 model.predict(xt, batch_size=256, verbose=0)))
             test["acc@1"] = round(float(np.mean(logits.argmax(-1) == yt)), 6)

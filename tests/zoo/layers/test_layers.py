@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import to_numpy
-from zoo.layers import LocalResponseNormalization, PadChannels
+from zoo.layers import CosineClassifier, LocalResponseNormalization, PadChannels
 
 
 def lrn_reference(a, size=5, k=2.0, alpha=1e-4, beta=0.75):
@@ -55,7 +55,33 @@ def test_pad_channels():
         PadChannels(-1)
 
 
-@pytest.mark.parametrize("layer", [LocalResponseNormalization(size=3, alpha=0.1), PadChannels(4)])
+def test_cosine_classifier_hand_case():
+    # features (3, 4) and (0, 2); class weights (1, 0) and (0, 5): the cosines are
+    # (0.6, 0.8) and (0, 1), whatever the norms; scale 10 multiplies them
+    layer = CosineClassifier(2, scale=10.0)
+    layer.build((None, 2))
+    layer.kernel.assign(np.array([[1.0, 0.0], [0.0, 5.0]], "float32"))
+    got = to_numpy(layer(np.array([[3.0, 4.0], [0.0, 2.0]], "float32")))
+    np.testing.assert_allclose(got, [[6.0, 8.0], [0.0, 10.0]], rtol=1e-6)
+
+
+def test_cosine_classifier_matches_numpy(rng):
+    x = rng.normal(size=(5, 7)).astype("float32")
+    layer = CosineClassifier(3, scale=16.0)
+    got = to_numpy(layer(x))
+    w = to_numpy(layer.kernel)
+    want = 16.0 * (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.linalg.norm(w, axis=0))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert layer.compute_output_shape((5, 7)) == (5, 3) and not layer.weights[1:]  # no bias
+    # a zero feature gives zero logits, with a finite gradient (the safe normalisation)
+    np.testing.assert_array_equal(to_numpy(layer(np.zeros((1, 7), "float32"))), 0.0)
+    for bad in ({"units": 0}, {"units": 2, "scale": 0}, {"units": 2.5}):
+        with pytest.raises(ValueError, match="units|scale"):
+            CosineClassifier(**bad)
+
+
+@pytest.mark.parametrize("layer", [LocalResponseNormalization(size=3, alpha=0.1), PadChannels(4),
+                                   CosineClassifier(5, scale=12.0)])
 def test_layers_serialise(layer):
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
     assert clone.get_config() == layer.get_config()

@@ -55,8 +55,8 @@ def facenet(weights: str | None = None, input_tensor=None,
             input_shape: tuple[int, int, int] | None = None, backbone="resnet18",
             backbone_weights: str | None = None, backbone_args: dict | None = None,
             embedding_dim: int = 128,
-            pooling: str = "avg", dropout: float = 0.0, include_top: bool = True,
-            name: str = "facenet") -> keras.Model:
+            pooling: str = "avg", dropout: float = 0.0, batch_norm: bool = False,
+            include_top: bool = True, name: str = "facenet") -> keras.Model:
     """A FaceNet-style embedding: backbone -> global pooling -> ``embedding_dim`` -> L2 norm.
 
     Reference: [FaceNet: A Unified Embedding for Face Recognition and Clustering](
@@ -74,6 +74,10 @@ def facenet(weights: str | None = None, input_tensor=None,
         embedding_dim: ``d``, the size of the embedding (FaceNet: 128).
         pooling: ``"avg"`` or ``"max"`` global pooling of the backbone's last map.
         dropout: rate before the projection (0: none).
+        batch_norm: batch-normalise the projection before the L2 normalisation (ArcFace's
+            "BN-FC-BN" embedding, Deng et al. 2019, section 3.2 / Fig. 8 option E, here
+            "FC-BN": a small backbone's features then spread over the sphere instead of
+            sitting in a corner of it; +0.02 ROC AUC on unseen AT&T faces, README).
         include_top: False returns the pooled backbone features (no projection).
         name: model name.
 
@@ -90,6 +94,9 @@ def facenet(weights: str | None = None, input_tensor=None,
     if not 0 <= dropout < 1:
         raise ValueError(f"facenet: `dropout` must be in [0, 1). Received: {dropout!r}")
     validate_head_args("facenet", include_top=include_top, pooling=pooling, classes=1)
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"facenet: `batch_norm` must be True or False. "
+                         f"Received: batch_norm={batch_norm!r}")
     if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
         raise ValueError(f"facenet: `embedding_dim` must be an integer >= 1. "
                          f"Received: embedding_dim={embedding_dim!r}")
@@ -97,7 +104,7 @@ def facenet(weights: str | None = None, input_tensor=None,
     if isinstance(backbone, str):
         if weights is not None:
             check_weights_arg("facenet", weights, backbone=backbone, embedding_dim=embedding_dim,
-                              backbone_args=backbone_args)
+                              backbone_args=backbone_args, batch_norm=batch_norm)
         shape = input_shape
         if shape is None and input_tensor is not None:
             shape = tuple(input_tensor.shape[1:])
@@ -119,12 +126,15 @@ def facenet(weights: str | None = None, input_tensor=None,
     if include_top:
         if dropout:
             x = layers.Dropout(dropout, name="embedding_dropout")(x)
-        x = layers.Dense(embedding_dim, name="embedding_projection")(x)
+        x = layers.Dense(embedding_dim, use_bias=not batch_norm,
+                         name="embedding_projection")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name="embedding_bn")(x)
         x = layers.UnitNormalization(name="embedding")(x)
     model = keras.Model(inputs, x, name=name)
     return apply_weights(model, "facenet", weights, include_top=include_top,
                          backbone=backbone_name, embedding_dim=embedding_dim,
-                         backbone_args=backbone_args)
+                         backbone_args=backbone_args, batch_norm=batch_norm)
 
 
 @register(
