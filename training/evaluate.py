@@ -4,6 +4,8 @@
     python -m training.evaluate runs/my_photos --split val --weights last
     python -m training.evaluate --model lenet5 --weights mnist    # a tag: its record's recipe
     python -m training.evaluate --recipe resnet20_cifar10 --weights runs/r20/best.weights.h5
+    python -m training.evaluate --recipe att_faces_facenet                # random weights
+    python -m training.evaluate --recipe att_faces_facenet --baseline pixels  # no network
 
 The task's adapter says what is measured (`training.tasks`): top-1 / top-5 accuracy, per-class
 precision / recall / F1 and a confusion matrix (classification); retrieval and verification
@@ -88,12 +90,27 @@ def evaluate_run(run_dir: str | Path, *, weights: str = "best", split: str = "te
     return task, report
 
 
+def pixels_model(input_shape: tuple[int, int, int]):
+    """The raw-pixel baseline of metric learning: the embedding is the image, flattened."""
+    import keras
+
+    image = keras.Input(tuple(input_shape), name="image")
+    return keras.Model(image, keras.layers.Flatten(name="embedding")(image), name="pixels")
+
+
 def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None = None,
              dataset: str | None = None, split: str = "test", data_dir: str | None = None,
-             out: str | Path | None = None, sets: dict[str, Any] | None = None
-             ) -> tuple[Any, dict[str, Any]]:
+             out: str | Path | None = None, sets: dict[str, Any] | None = None,
+             baseline: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Evaluates a weight tag (its record names the recipe) or a file with ``recipe``;
-    returns ``(task, report)`` as `evaluate_run` does."""
+    returns ``(task, report)`` as `evaluate_run` does. Without weights the model is measured
+    at its random initialisation; ``baseline="pixels"`` (metric learning) measures the
+    recipe's prepared images themselves, flattened, as embeddings."""
+    if baseline not in (None, "pixels"):
+        raise ValueError(f"--baseline must be 'pixels'. Received: {baseline!r}")
+    if baseline and (weights or model_name):
+        raise ValueError("--baseline pixels measures the images themselves: drop --model and "
+                         "--weights.")
     import zoo
     from training.recipes import load_recipe
     from training.tasks import task_class
@@ -119,6 +136,17 @@ def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None 
     changes = {k: v for k, v in (("dataset", dataset), ("data_dir", data_dir)) if v}
     rec = apply_sets(rec.replace(**changes), sets or {})
     task_cls = task_class(rec.task)
+    if baseline:
+        if rec.task != "metric":
+            raise ValueError(f"--baseline pixels is a metric-learning baseline; recipe "
+                             f"{rec.name!r} is a {rec.task} recipe.")
+        task = task_cls.load(rec)
+        model = pixels_model((*rec.image_size, rec.channels))
+        out = Path(out or Path("runs") / "eval" /
+                   f"pixels_{Path(rec.dataset.split(':')[-1]).name}_{split}")
+        report = task.evaluate(model, split, out)
+        report["weights"] = "none (raw pixels)"
+        return task, report
     if spec is not None:
         task = task_cls.load(rec, {"builder_args": spec.builder_args})
         model = zoo.load(model_name, weights=weights or "default")
@@ -131,7 +159,7 @@ def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None 
     out = Path(out or Path("runs") / "eval" /
                f"{model_name}_{tag}_{Path(rec.dataset.split(':')[-1]).name}_{split}")
     report = task.evaluate(model, split, out)
-    report.setdefault("weights", str(weights))
+    report.setdefault("weights", str(weights) if weights else "none (random initialisation)")
     return task, report
 
 
@@ -142,6 +170,8 @@ def build_parser() -> Parser:
     p.add_argument("--weights", help="with a run: best (default), last or a file; otherwise a "
                                      "weight tag or a .weights.h5 / .keras file")
     p.add_argument("--recipe", help="the training recipe (input preparation, dataset)")
+    p.add_argument("--baseline", choices=("pixels",), help="metric learning: measure the "
+                   "recipe's prepared images, flattened, as the embeddings (no network)")
     p.add_argument("--dataset", help="dataset name (default: the recipe's)")
     p.add_argument("--split", default="test")
     p.add_argument("--data-dir")
@@ -161,16 +191,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         sets = parse_sets(args.set)
         if args.run:
-            if args.model or args.recipe or args.dataset:
+            if args.model or args.recipe or args.dataset or args.baseline:
                 raise ValueError("a run folder names its model, recipe and dataset: drop "
-                                 "--model / --recipe / --dataset.")
+                                 "--model / --recipe / --dataset / --baseline.")
             task, report = evaluate_run(args.run, weights=args.weights or "best",
                                         split=args.split, out=args.out,
                                         data_dir=args.data_dir, sets=sets)
         else:
             task, report = evaluate(args.model, args.weights, recipe=args.recipe,
                                     dataset=args.dataset, split=args.split,
-                                    data_dir=args.data_dir, out=args.out, sets=sets)
+                                    data_dir=args.data_dir, out=args.out, sets=sets,
+                                    baseline=args.baseline)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         p.exit(2, f"{p.prog}: error: {' '.join(str(e).split())}\n")
     print(task.format(report))

@@ -84,3 +84,35 @@ def test_shipped_lenet5_mnist_weights_are_accurate():
     assert report["acc@1"] >= 0.98  # 99.16 % on the full test set
     record = zoo.describe("lenet5")["weights"]["mnist"]
     assert record["metrics"]["mnist"]["acc@1"] == pytest.approx(0.9916)
+
+
+def test_raw_pixel_and_random_baselines_of_a_face_recipe(tmp_path, capsys):
+    """``--baseline pixels`` scores the recipe's prepared images themselves: the same figures
+    as embedding_metrics on the flattened arrays; without weights the network is random."""
+    from tests.training.conftest import FIXTURES
+    from training.recipes import load_recipe
+    from training.tasks import metric as ML
+
+    data_dir = str(FIXTURES / "att_faces")
+    sets = ["--set", "train_identities=4", "--set", "val_fraction=0.5"]
+    report = main(["--recipe", "att_faces_facenet", "--baseline", "pixels", "--data-dir",
+                   data_dir, "--out", str(tmp_path / "pixels"), *sets])
+    data = ML.load_arrays(load_recipe("att_faces_facenet").replace(
+        data_dir=data_dir, train_identities=4, val_fraction=0.5))
+    flat = {k: v[0].reshape(len(v[0]), -1) for k, v in data.items()}
+    val = ML.embedding_metrics(flat["val"], data["val"][1])
+    want = ML.embedding_metrics(flat["test"], data["test"][1], threshold=val["best_threshold"],
+                                balanced_threshold=val["balanced_threshold"])
+    for key in ("roc_auc", "verification_acc", "balanced_acc", "precision_at_1", "map_at_r"):
+        assert report[key] == pytest.approx(want[key], abs=1e-6), key
+    assert report["weights"] == "none (raw pixels)"
+    random = main(["--recipe", "att_faces_facenet", "--data-dir", data_dir,
+                   "--out", str(tmp_path / "random"), *sets])
+    assert random["pairs"] == 15 and random["weights"] == "none (random initialisation)"
+    assert random["balanced_threshold"] != report["balanced_threshold"]   # another embedding
+    capsys.readouterr()
+    for bad in (["--recipe", "lenet5_mnist", "--baseline", "pixels"],
+                ["--recipe", "att_faces_facenet", "--baseline", "pixels", "--model", "facenet"]):
+        with pytest.raises(SystemExit):
+            main([*bad, "--data-dir", data_dir])
+        assert "--baseline pixels" in capsys.readouterr().err
