@@ -152,6 +152,10 @@ def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None 
         model = zoo.load(model_name, weights=weights or "default")
     else:
         task = task_cls.load(rec)
+        if not weights:   # the random baseline: the recipe's seed, so that it repeats
+            import keras
+
+            keras.utils.set_random_seed(rec.seed)
         model = zoo.build(model_name, **task.builder_args)
         if weights:
             _load_weights(model, Path(weights))

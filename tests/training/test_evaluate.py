@@ -110,6 +110,9 @@ def test_raw_pixel_and_random_baselines_of_a_face_recipe(tmp_path, capsys):
                    "--out", str(tmp_path / "random"), *sets])
     assert random["pairs"] == 15 and random["weights"] == "none (random initialisation)"
     assert random["balanced_threshold"] != report["balanced_threshold"]   # another embedding
+    again = main(["--recipe", "att_faces_facenet", "--data-dir", data_dir,
+                  "--out", str(tmp_path / "again"), *sets])
+    assert again["balanced_threshold"] == random["balanced_threshold"]   # the recipe's seed
     capsys.readouterr()
     for bad in (["--recipe", "lenet5_mnist", "--baseline", "pixels"],
                 ["--recipe", "att_faces_facenet", "--baseline", "pixels", "--model", "facenet"]):
