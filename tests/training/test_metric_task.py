@@ -232,15 +232,20 @@ def test_faces_facenet_recipe_end_to_end(tmp_path, monkeypatch):
 def test_center_loss_model_heads(tmp_path):
     embedding = zoo.build("facenet", backbone="lenetpp", backbone_args={"width": 0.25},
                           input_shape=(28, 28, 1), embedding_dim=8, batch_norm=True)
-    trainer = ML.center_loss_model(embedding, 5, weight=0.0)   # default: the cosine head
-    assert trainer.output_shape == (None, 5)
-    logits = keras.ops.convert_to_numpy(trainer.predict(
-        [np.zeros((2, 28, 28, 1), "float32"), np.zeros(2, "int32")], verbose=0))
-    assert np.all(np.abs(logits) <= 16.0 + 1e-4)    # scale * cosine
-    assert isinstance(trainer.layers[-1], zoo.layers.CosineClassifier)
-    linear = ML.center_loss_model(embedding, 5, weight=0.0, classifier="linear")
-    assert linear.layers[-1].name == "linear_classifier"
-    with pytest.raises(ValueError, match="'cosine' or 'linear'"):
+    x, labels = np.random.default_rng(0).random((2, 28, 28, 1), "float32"), np.zeros(2, "int32")
+    # default: a softmax on the feature before the L2 normalisation (the BN output)
+    linear = ML.center_loss_model(embedding, 5, weight=0.0)
+    assert linear.output_shape == (None, 5) and linear.layers[-1].name == "linear_classifier"
+    feature = keras.Model(embedding.input, embedding.get_layer("embedding_bn").output)
+    head = linear.layers[-1]
+    want = keras.ops.convert_to_numpy(head(feature(x)))
+    got = keras.ops.convert_to_numpy(linear.predict([x, labels], verbose=0))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    cosine = ML.center_loss_model(embedding, 5, weight=0.0, classifier="cosine")
+    logits = keras.ops.convert_to_numpy(cosine.predict([x, labels], verbose=0))
+    assert np.all(np.abs(logits) <= 16.0 + 1e-4)    # scale * cosine of the unit embedding
+    assert isinstance(cosine.layers[-1], zoo.layers.CosineClassifier)
+    with pytest.raises(ValueError, match="'linear' or 'cosine'"):
         ML.center_loss_model(embedding, 5, weight=0.0, classifier="arcface")
     lenet = zoo.build("lenetpp", classes=5, classifier_activation=None, width=0.25)
     with pytest.raises(ValueError, match="own 'predictions'"):

@@ -15,8 +15,8 @@ Objectives (the recipe's ``objective``):
 
 * ``center``: the model's softmax classifier plus ``lambda * L_C`` from a `zoo.losses.CenterLoss`
   layer on the ``"embedding"`` feature (``lambda = 0``: softmax alone); an embedding network
-  without a classifier (``facenet``) trains under a head of its own, by default NormFace's
-  cosine classifier (`center_loss_model`);
+  without a classifier (``facenet``) trains under a head of its own: a softmax on its feature
+  before the L2 normalisation, or NormFace's cosine classifier (`center_loss_model`);
 * ``triplet``: `zoo.losses.TripletLoss` on P x K batches (`training.data.metric.pk_indices`),
   with the active-triplet fraction as a metric; ``mining_warmup`` epochs of batch-all mining
   first (a phase of its own, not checkpointed: another loss);
@@ -203,7 +203,7 @@ def load_arrays(recipe) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def center_loss_model(model: keras.Model, num_classes: int, weight: float,
                       alpha: float = 0.5, classifier: str | None = None,
                       scale: float = 16.0) -> keras.Model:
-    """``[images, labels] -> class logits`` with `CenterLoss` on the ``"embedding"`` feature.
+    """``[images, labels] -> class logits`` with `CenterLoss` on the classifier's feature.
 
     Shares every layer with ``model``, so training this trains ``model``. Its losses are
     softmax cross-entropy (compiled) + ``weight * L_C`` (added by the layer).
@@ -211,9 +211,13 @@ def center_loss_model(model: keras.Model, num_classes: int, weight: float,
     ``model`` is either a classifier with an ``"embedding"`` layer, such as
     ``lenetpp(classes=10)``, whose own ``"predictions"`` layer gives the logits
     (``classifier=None``), or an embedding network without a classifier, such as ``facenet``,
-    on which a training-only head is put: ``classifier="cosine"`` (`zoo.layers.CosineClassifier`,
-    NormFace's normalised softmax with ``scale``) or ``"linear"`` (a ``Dense`` layer). The head
-    is not part of ``model``: what ships is the embedding alone.
+    on which a training-only head is put (what ships is the embedding alone):
+
+    * ``"linear"`` (the default there): a ``Dense`` softmax classifier on the feature *before*
+      the embedding's L2 normalisation (the course's softmax; verification then compares the
+      normalised feature);
+    * ``"cosine"``: NormFace's normalised softmax on the unit-norm embedding itself
+      (`zoo.layers.CosineClassifier`, with ``scale``).
     """
     from zoo.layers import CosineClassifier
     from zoo.losses import CenterLoss
@@ -221,10 +225,10 @@ def center_loss_model(model: keras.Model, num_classes: int, weight: float,
 
     names = {layer.name for layer in model.layers}
     if classifier is None and "predictions" not in names:
-        classifier = "cosine"
+        classifier = "linear"
     if classifier is not None and classifier not in ("cosine", "linear"):
         raise ValueError(f"center loss: `classifier` must be None (the model's own "
-                         f"'predictions' layer), 'cosine' or 'linear'. Received: {classifier!r}")
+                         f"'predictions' layer), 'linear' or 'cosine'. Received: {classifier!r}")
     if classifier is not None and "predictions" in names:
         raise ValueError(f"center loss: {model.name} has its own 'predictions' classifier; "
                          f"leave `classifier` unset (received {classifier!r}) or build the "
@@ -235,6 +239,10 @@ def center_loss_model(model: keras.Model, num_classes: int, weight: float,
     elif classifier == "cosine":
         head = CosineClassifier(num_classes, scale=scale, name="cosine_classifier")
     else:
+        last = features_net.layers[-1]
+        if isinstance(last, keras.layers.UnitNormalization):   # classify the raw feature
+            features_net = keras.Model(features_net.inputs, last.input,
+                                       name=f"{model.name}_features")
         head = keras.layers.Dense(num_classes, name="linear_classifier")
     image = keras.Input(tuple(model.input_shape[1:]), name="image")
     label = keras.Input((), dtype="int32", name="label")
