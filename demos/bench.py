@@ -68,7 +68,7 @@ ENDPOINTS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
     "cifar_resnet": ("/classify_image", lambda: [_file("cifar10/cat.jpg"),
                                                  "resnet20_cifar.cifar10"]),
     "verify_faces": ("/verify", lambda: [_file("faces/s35_1.png"), _file("faces/s35_2.png"),
-                                         "siamese_net.att_faces"]),
+                                         "facenet.att_faces"]),
     "unet_256": ("/segment", lambda: [_file("membrane/synthetic_em.png"), "unet.membrane"]),
     "depth": ("/depth", lambda: [_file("scenes/scene_1.png"), "eigen_depth.scenes"]),
     "feature_maps": ("/feature_maps", lambda: [_file("cifar10/cat.jpg"),

@@ -5,9 +5,12 @@ Discriminatively, with Application to Face Verification" (CVPR 2005): one networ
 images and the pair is "same" when the L2 distance is at most a threshold, here the one
 stored with the weights (chosen on validation pairs when they were published). Two models:
 
-- ``siamese_net.att_faces``: 128-d face embeddings trained on AT&T faces s1-s25; the
-  examples are s35-s40, identities the network never saw. The picture projects the gallery
-  and both inputs on the gallery's two principal axes (PCA), so its distances are approximate.
+- ``facenet.att_faces`` (the default): 64-d unit-norm face embeddings (LeNets++ at half
+  width, trained with NormFace's cosine softmax on AT&T faces s1-s25); the examples are
+  s35-s40, identities the network never saw. The picture projects the gallery and both
+  inputs on the gallery's two principal axes (PCA), so its distances are approximate.
+- ``siamese_net.att_faces``: the course's Siamese network with contrastive loss (128-d), the
+  earlier face model, kept to compare (it barely beats raw pixels on new people; README).
 - ``lenetpp.mnist_center``: LeNets++ with center loss (Wen et al., "A Discriminative
   Feature Learning Approach for Deep Face Recognition", ECCV 2016), whose embedding is 2-D:
   the picture is the embedding space itself, with 500 MNIST test digits, both inputs and
@@ -39,11 +42,13 @@ from demos.common import (EXAMPLES, ImageInput, check_model, get_model, get_subm
 from zoo.embeddings import default_threshold, embedding_model
 
 MODELS: dict[str, str] = {
-    "siamese_net.att_faces": "Faces: Siamese network, AT&T faces (128-d)",
+    "facenet.att_faces": "Faces: FaceNet-style embedding, AT&T faces (64-d)",
+    "siamese_net.att_faces": "Faces: Siamese network, contrastive loss (older, 128-d)",
     "lenetpp.mnist_center": "Digits: LeNets++ with center loss, MNIST (2-D)",
 }
 FACES = sorted((EXAMPLES / "faces").glob("*.png"))
-WORDS = {"siamese_net.att_faces": ("Same person", "Different people"),
+WORDS = {"facenet.att_faces": ("Same person", "Different people"),
+         "siamese_net.att_faces": ("Same person", "Different people"),
          "lenetpp.mnist_center": ("Same digit", "Different digits")}
 
 
@@ -204,7 +209,7 @@ def _picture(key: str, pair: np.ndarray, distance: float, threshold: float,
     return plot.draw(pair, distance, threshold, same)
 
 
-def verify(image_a: Any, image_b: Any, model_key: str = "siamese_net.att_faces"
+def verify(image_a: Any, image_b: Any, model_key: str = "facenet.att_faces"
            ) -> tuple[str, str, np.ndarray]:
     """Two images -> (verdict, details in Markdown, embedding-space picture).
 
@@ -259,9 +264,9 @@ def build() -> gr.Blocks:
         face = {p.stem: str(p) for p in FACES}
         digit = {d: str(EXAMPLES / "digits" / f"digit_{d}.png") for d in (2, 3, 7, 9)}
         offered = {key for _, key in choices}
-        examples = [[face["s35_1"], face["s35_2"], "siamese_net.att_faces"],
-                    [face["s36_1"], face["s37_1"], "siamese_net.att_faces"],
-                    [face["s39_2"], face["s39_3"], "siamese_net.att_faces"],
+        examples = [[face["s35_1"], face["s35_2"], "facenet.att_faces"],
+                    [face["s36_1"], face["s37_1"], "facenet.att_faces"],
+                    [face["s39_2"], face["s39_3"], "facenet.att_faces"],
                     [digit[3], digit[9], "lenetpp.mnist_center"],
                     [digit[7], digit[7], "lenetpp.mnist_center"]]
         gr.Examples([row for row in examples if row[2] in offered],

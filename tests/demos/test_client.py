@@ -42,7 +42,7 @@ def test_classify_endpoints(client):
 
 def test_verify_endpoint(client):
     verdict, details, picture = client.predict(
-        ex("faces/s35_1.png"), ex("faces/s35_2.png"), "siamese_net.att_faces",
+        ex("faces/s35_1.png"), ex("faces/s35_2.png"), "facenet.att_faces",
         api_name="/verify")
     assert verdict["label"] == "Same person" and "L2 distance" in details
     _not_blank(picture)

@@ -91,7 +91,10 @@ def DIGIT(d: int) -> str:  # noqa: N802
 
 
 @pytest.mark.parametrize("a, b, key, verdict", [
-    (FACE("s35_1"), FACE("s35_2"), "siamese_net.att_faces", "Same person"),
+    (FACE("s35_1"), FACE("s35_2"), "facenet.att_faces", "Same person"),
+    (FACE("s36_1"), FACE("s37_1"), "facenet.att_faces", "Different people"),
+    (FACE("s39_2"), FACE("s39_3"), "facenet.att_faces", "Same person"),
+    (FACE("s35_1"), FACE("s35_2"), "siamese_net.att_faces", "Same person"),   # the older model
     (FACE("s36_1"), FACE("s37_1"), "siamese_net.att_faces", "Different people"),
     (DIGIT(3), DIGIT(9), "lenetpp.mnist_center", "Different digits"),
     (DIGIT(7), DIGIT(7), "lenetpp.mnist_center", "Same digit"),
@@ -116,7 +119,7 @@ def _rgb(name: str) -> np.ndarray:
     return np.round(np.array(to_rgb(name)) * 255).astype(int)
 
 
-@pytest.mark.parametrize("key", ["siamese_net.att_faces", "lenetpp.mnist_center"])
+@pytest.mark.parametrize("key", ["facenet.att_faces", "lenetpp.mnist_center"])
 def test_embedding_plot_draws_each_pair_on_a_clean_gallery(key):
     """The gallery is drawn once; a second pair leaves no trace of the first one (the
     picture equals a fresh plot's) and its stars sit where the plane puts the points."""
@@ -132,7 +135,7 @@ def test_embedding_plot_draws_each_pair_on_a_clean_gallery(key):
 
 
 def test_a_pair_outside_the_gallery_gets_axes_that_take_it_in():
-    key = "siamese_net.att_faces"
+    key = "facenet.att_faces"
     shared = verify._plot(key)
     far = shared.mean + shared.axes @ np.array([10.0, -10.0])   # (10, -10) in the plane
     pair = np.stack([far, verify._gallery(key)[0][0]])
