@@ -35,7 +35,7 @@ def test_readme_example_runs(heading, monkeypatch):
     if heading == "Embedding models and verification":
         # the shipped weights tell the same person from another one (fixture faces)
         assert namespace["result"].same and not namespace["other"].same
-        assert namespace["embeddings"].shape == (2, 128)
+        assert namespace["embeddings"].shape == (2, 64)   # facenet.att_faces
     if heading == "Segmentation and depth in code":
         assert namespace["masks"].shape == (3, 32, 32) and namespace["picture"].dtype.name == "uint8"
         assert abs(sum(namespace["areas"].values()) - 1) < 1e-6
