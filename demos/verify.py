@@ -6,7 +6,7 @@ images and the pair is "same" when the L2 distance is at most a threshold, here 
 stored with the weights (chosen on validation pairs when they were published). Two models:
 
 - ``facenet.att_faces`` (the default): 64-d unit-norm face embeddings (LeNets++ at half
-  width, trained with NormFace's cosine softmax on AT&T faces s1-s25); the examples are
+  width, trained as a softmax classifier of AT&T faces s1-s25); the examples are
   s35-s40, identities the network never saw. The picture projects the gallery and both
   inputs on the gallery's two principal axes (PCA), so its distances are approximate.
 - ``siamese_net.att_faces``: the course's Siamese network with contrastive loss (128-d), the

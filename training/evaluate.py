@@ -142,28 +142,27 @@ def evaluate(model_name: str | None, weights: str | None, *, recipe: str | None 
                              f"{rec.name!r} is a {rec.task} recipe.")
         task = task_cls.load(rec)
         model = pixels_model((*rec.image_size, rec.channels))
-        out = Path(out or Path("runs") / "eval" /
-                   f"pixels_{Path(rec.dataset.split(':')[-1]).name}_{split}")
-        report = task.evaluate(model, split, out)
-        report["weights"] = "none (raw pixels)"
-        return task, report
-    if spec is not None:
-        task = task_cls.load(rec, {"builder_args": spec.builder_args})
-        model = zoo.load(model_name, weights=weights or "default")
+        run_name, described = "pixels", "none (raw pixels)"
     else:
-        task = task_cls.load(rec)
-        if not weights:   # the random baseline: the recipe's seed, so that it repeats
-            import keras
+        if spec is not None:
+            task = task_cls.load(rec, {"builder_args": spec.builder_args})
+            model = zoo.load(model_name, weights=weights or "default")
+        else:
+            task = task_cls.load(rec)
+            if not weights:   # the random baseline: the recipe's seed, so that it repeats
+                import keras
 
-            keras.utils.set_random_seed(rec.seed)
-        model = zoo.build(model_name, **task.builder_args)
-        if weights:
-            _load_weights(model, Path(weights))
-    tag = Path(weights).stem.split(".")[0] if is_path else (weights or "random")
+                keras.utils.set_random_seed(rec.seed)
+            model = zoo.build(model_name, **task.builder_args)
+            if weights:
+                _load_weights(model, Path(weights))
+        tag = Path(weights).stem.split(".")[0] if is_path else (weights or "random")
+        run_name = f"{model_name}_{tag}"
+        described = str(weights) if weights else "none (random initialisation)"
     out = Path(out or Path("runs") / "eval" /
-               f"{model_name}_{tag}_{Path(rec.dataset.split(':')[-1]).name}_{split}")
+               f"{run_name}_{Path(rec.dataset.split(':')[-1]).name}_{split}")
     report = task.evaluate(model, split, out)
-    report.setdefault("weights", str(weights) if weights else "none (random initialisation)")
+    report.setdefault("weights", described)
     return task, report
 
 

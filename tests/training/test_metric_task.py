@@ -191,8 +191,9 @@ def test_training_train_runs_metric_recipes_with_a_sweep(tmp_path, mnist_dir, ca
 
 
 def test_faces_facenet_recipe_end_to_end(tmp_path, monkeypatch):
-    """The shipped face recipe on the fixture faces: train (cosine softmax on the training
-    people), evaluate, publish, then zoo.load and verify, as a user would."""
+    """The shipped face recipe on the fixture faces: train (a softmax over the training
+    people on a training-only head), evaluate, publish, then zoo.load and verify, as a user
+    would."""
     from training import publish as P
     from training.evaluate import main as evaluate
     from zoo import weights as W

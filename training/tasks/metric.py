@@ -38,9 +38,9 @@ import keras
 import numpy as np
 
 from training.data.metric import pk_indices, pair_indices
-from zoo.registry import get_entry
 from training.engine import Phase, Setup
 from training.tasks.base import Task, dataset_splits, write_metrics
+from zoo.registry import get_entry
 
 EMBEDDING_MONITORS = ("val_roc_auc", "val_map_at_r", "val_precision_at_1")
 
@@ -219,9 +219,9 @@ def center_loss_model(model: keras.Model, num_classes: int, weight: float,
     * ``"cosine"``: NormFace's normalised softmax on the unit-norm embedding itself
       (`zoo.layers.CosineClassifier`, with ``scale``).
     """
+    from zoo.embeddings import embedding_model
     from zoo.layers import CosineClassifier
     from zoo.losses import CenterLoss
-    from zoo.embeddings import embedding_model
 
     names = {layer.name for layer in model.layers}
     if classifier is None and "predictions" not in names:

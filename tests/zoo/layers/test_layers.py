@@ -73,7 +73,7 @@ def test_cosine_classifier_matches_numpy(rng):
     want = 16.0 * (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.linalg.norm(w, axis=0))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert layer.compute_output_shape((5, 7)) == (5, 3) and not layer.weights[1:]  # no bias
-    # a zero feature gives zero logits, with a finite gradient (the safe normalisation)
+    # a zero feature gives zero logits, not NaN (the safe normalisation)
     np.testing.assert_array_equal(to_numpy(layer(np.zeros((1, 7), "float32"))), 0.0)
     for bad in ({"units": 0}, {"units": 2, "scale": 0}, {"units": 2.5}):
         with pytest.raises(ValueError, match="units|scale"):
