@@ -19,13 +19,15 @@ def test_readme_has_the_examples():
     assert {"Transfer learning", "GoogLeNet's auxiliary classifiers",
             "Supervised autoencoder", "Data pipelines",
             "Embedding models and verification",
-            "Segmentation and depth in code"} <= set(_blocks())
+            "Segmentation and depth in code",
+            "Boxes, anchors and NMS in code"} <= set(_blocks())
 
 
 @pytest.mark.parametrize("heading", ["Transfer learning", "GoogLeNet's auxiliary classifiers",
                                      "Supervised autoencoder", "Data pipelines",
                                      "Embedding models and verification",
-                                     "Segmentation and depth in code"])
+                                     "Segmentation and depth in code",
+                                     "Boxes, anchors and NMS in code"])
 def test_readme_example_runs(heading, monkeypatch):
     code = _blocks()[heading].replace('weights="imagenet"', "weights=None")
     code = code.replace("epochs=2", "epochs=1")
@@ -41,6 +43,15 @@ def test_readme_example_runs(heading, monkeypatch):
         assert abs(sum(namespace["areas"].values()) - 1) < 1e-6
         assert tuple(namespace["predicted"].shape) == (2, 19, 26)
         assert namespace["coloured"].shape == (19, 26, 3)
+    if heading == "Boxes, anchors and NMS in code":
+        import numpy as np
+
+        assert namespace["anchors"].shape == (57600, 4)
+        classes = np.asarray(namespace["classes"])[0]
+        decoded = np.asarray(namespace["decoded"])[0]
+        assert (classes == 1).sum() > 0 and set(np.unique(classes)) <= {-2, -1, 1}
+        np.testing.assert_allclose(decoded[classes == 1], [[100, 120, 180, 200]] * int(
+            (classes == 1).sum()), atol=1e-2)
     if heading == "Transfer learning":
         model = namespace["model"]
         trainable = {w.path.split("/")[-2] for w in model.trainable_weights}
