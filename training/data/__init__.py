@@ -22,6 +22,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from training.data.detection import (
+    BCCD_CLASSES,
+    VOC_CLASSES,
+    AnnotationError,
+    DetectionExample,
+    DetectionReport,
+    DetectionSource,
+    load_image,
+    read_coco,
+    read_csv_boxes,
+    read_tfds_voc,
+    read_voc,
+)
 from training.data.folders import folder_layout, folder_splits, image_folder
 from training.data.idx import mnist
 from training.data.pgm import pgm_faces, read_pgm
@@ -41,10 +54,12 @@ WHERE_TO_GET = {
                  "https://cam-orl.co.uk/facedatabase.html",
 }
 
-__all__ = ["CorruptImageError", "DatasetSplits", "LabelledSource", "balanced_dataset",
-           "data_root",
+__all__ = ["BCCD_CLASSES", "VOC_CLASSES", "AnnotationError", "CorruptImageError",
+           "DatasetSplits", "DetectionExample", "DetectionReport", "DetectionSource",
+           "LabelledSource", "balanced_dataset", "data_root",
            "folder_layout", "folder_splits", "image_folder", "kfold", "load_dataset",
-           "load_source", "mnist", "pgm_faces", "read_pgm", "split", "validate"]
+           "load_image", "load_source", "mnist", "pgm_faces", "read_coco", "read_csv_boxes",
+           "read_pgm", "read_tfds_voc", "read_voc", "split", "validate"]
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path | None:

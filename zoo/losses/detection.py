@@ -29,8 +29,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo.layers.boxes import BoxCoder, elementwise_giou
-from zoo.layers.matching import IGNORE
+from zoo.ops.boxes import BoxCoder, elementwise_giou
+from zoo.ops.matching import IGNORE
 
 BOX_LOSSES = ("smooth_l1", "giou")
 

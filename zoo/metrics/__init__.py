@@ -8,9 +8,19 @@
   ``PixelAccuracy`` for ``compile``.
 - ``depth``: depth maps -> Eigen et al.'s rmse, log_rmse, abs_rel, sq_rel, log10, delta1..3,
   the scale-invariant error; and the streaming Keras metric ``DepthRMSE``.
+- ``detection``: boxes + labels (+ scores) -> PASCAL VOC precision / recall curves, 11-point
+  and all-point AP, mAP; the COCO AP / AR summary (pycocotools' COCOeval in NumPy); a
+  precision / recall plot.
 """
 
 from zoo.metrics.depth import DepthRMSE, depth_metrics, scale_invariant_error
+from zoo.metrics.detection import (
+    coco_metrics,
+    plot_precision_recall,
+    precision_recall_curve,
+    voc_ap,
+    voc_map,
+)
 from zoo.metrics.retrieval import map_at_r, precision_at_1, recall_at_k
 from zoo.metrics.segmentation import (
     MeanDice,
@@ -36,6 +46,7 @@ __all__ = [
     "MeanDice",
     "MeanIoU",
     "PixelAccuracy",
+    "coco_metrics",
     "confusion_matrix",
     "depth_metrics",
     "map_at_r",
@@ -45,11 +56,15 @@ __all__ = [
     "per_class_dice",
     "per_class_iou",
     "pixel_accuracy",
+    "plot_precision_recall",
     "precision_at_1",
+    "precision_recall_curve",
     "recall_at_k",
     "roc_auc",
     "roc_curve",
     "scale_invariant_error",
     "tar_at_far",
     "verification_accuracy",
+    "voc_ap",
+    "voc_map",
 ]

@@ -1,3 +1,3 @@
 """Model families; importing this package registers every builder."""
 
-from zoo.models import classification, depth, metric, segmentation  # noqa: F401
+from zoo.models import classification, depth, detection, metric, segmentation  # noqa: F401

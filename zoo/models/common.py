@@ -120,3 +120,21 @@ def resolve_classes(name: str, classes: Any, num_classes: Any = None, *,
         raise ValueError(f"{name}: `classes` must be an integer >= 1. "
                          f"Received: classes={classes!r}")
     return classes
+
+
+def backbone_features(backbone, image, backbone_weights, freeze: bool):
+    """Runs a zoo classifier (headless) on ``image``; returns its ``{level: tensor}`` taps
+    (the registry's ``feature_layers``, ``"P3"`` -> 3) and the encoder. U-Net's and the
+    detectors' encoders."""
+    if not isinstance(backbone, str):
+        raise ValueError(f"`backbone` must be the name of a zoo classifier with feature "
+                         f"layers, e.g. 'resnet34' or 'vgg16'. Received: {backbone!r}")
+    entry = get_entry(backbone)
+    if entry.task != "classification" or not entry.feature_layers:
+        raise ValueError(f"`backbone` must be a zoo classifier with feature layers (e.g. "
+                         f"'resnet34', 'vgg16', 'mobilenet'). Received: {backbone!r}")
+    encoder = entry.builder(include_top=False, weights=backbone_weights, input_tensor=image)
+    encoder.trainable = not freeze
+    taps = {int(level[1:]): encoder.get_layer(layer).output
+            for level, layer in entry.feature_layers.items()}
+    return taps, encoder

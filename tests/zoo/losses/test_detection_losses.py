@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo.layers.boxes import BoxCoder
-from zoo.layers.matching import BACKGROUND, IGNORE
+from zoo.ops.boxes import BoxCoder
+from zoo.ops.matching import BACKGROUND, IGNORE
 from zoo.losses.detection import FocalLoss, retinanet_loss, sigmoid_focal_loss, smooth_l1
 
 

@@ -33,7 +33,9 @@ CASES = [*SERIALISE_CASES,  # every classifier
          ("siamese_net", {"filters": (4, 4, 4), "units": 8, "embedding_dim": 4}, (96, 96, 1)),
          ("facenet", {"backbone": "lenetpp", "backbone_args": {"width": 0.25},
                       "embedding_dim": 4}, (28, 28, 1)),
-         ("lenetpp", {"width": 0.25, "classes": 3}, (28, 28, 1))]
+         ("lenetpp", {"width": 0.25, "classes": 3}, (28, 28, 1)),
+         ("retinanet", {"backbone": "resnet18", "classes": 2, "fpn_filters": 4,
+                        "head_filters": 4, "head_convs": 1}, (64, 64, 3))]
 # variants whose layers differ from the default ones (valid U-Net, a backbone U-Net)
 VARIANTS = [("unet", {"filters": 2, "depth": 2, "padding": "valid"}, (44, 44, 1)),
             ("unet", {"backbone": "resnet18", "decoder_filters": (4, 4, 4, 4, 4)},

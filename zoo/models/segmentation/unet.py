@@ -18,7 +18,7 @@ import keras
 from keras import layers
 
 from zoo.layers.upsampling import CropAndConcat
-from zoo.models.common import dense_input, resolve_classes
+from zoo.models.common import backbone_features, dense_input, resolve_classes
 from zoo.models.sized import SizeCheckedModel
 from zoo.registry import get_entry, register
 from zoo.weights import apply_weights, check_weights_arg
@@ -42,22 +42,6 @@ def up_block(x, skip, filters: int, *, padding: str, batch_norm: bool, name: str
     if skip is not None:
         x = CropAndConcat(name=f"{name}_concat")([x, skip])
     return double_conv(x, filters, padding=padding, batch_norm=batch_norm, name=name)
-
-
-def _backbone_encoder(backbone, image, backbone_weights, freeze: bool):
-    """Runs a zoo classifier (headless) on ``image``; returns its ``{level: tensor}`` taps."""
-    if not isinstance(backbone, str):
-        raise ValueError(f"`backbone` must be the name of a zoo classifier with feature "
-                         f"layers, e.g. 'resnet34' or 'vgg16'. Received: {backbone!r}")
-    entry = get_entry(backbone)
-    if entry.task != "classification" or not entry.feature_layers:
-        raise ValueError(f"`backbone` must be a zoo classifier with feature layers (e.g. "
-                         f"'resnet34', 'vgg16', 'mobilenet'). Received: {backbone!r}")
-    encoder = entry.builder(include_top=False, weights=backbone_weights, input_tensor=image)
-    encoder.trainable = not freeze
-    taps = {int(level[1:]): encoder.get_layer(layer).output
-            for level, layer in entry.feature_layers.items()}
-    return taps, encoder
 
 
 @register(
@@ -170,7 +154,7 @@ def _unet_on_backbone(name, weights, input_tensor, input_shape, default_shape, c
     deepest = max(int(level[1:]) for level in taps_probe)
     inputs, image = dense_input(name, input_shape=input_shape, input_tensor=input_tensor,
                                 default_shape=default_shape, divisor=2 ** deepest)
-    taps, _ = _backbone_encoder(backbone, image, backbone_weights, freeze)
+    taps, _ = backbone_features(backbone, image, backbone_weights, freeze)
     x = taps[deepest]
     if len(decoder_filters) < deepest:
         raise ValueError(f"`decoder_filters` needs {deepest} entries for {backbone} (one per "

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo.layers.anchors import AnchorGenerator
-from zoo.layers.boxes import BoxCoder, box_area, clip_boxes, elementwise_giou, elementwise_iou, \
+from zoo.ops.anchors import AnchorGenerator
+from zoo.ops.boxes import BoxCoder, box_area, clip_boxes, elementwise_giou, elementwise_iou, \
     pairwise_giou, pairwise_iou
-from zoo.layers.matching import BACKGROUND, IGNORE, Matcher, assign_targets
+from zoo.ops.matching import BACKGROUND, IGNORE, Matcher, assign_targets
 
 
 def np_(x):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from zoo.layers.boxes import BoxCoder, pairwise_iou
+from zoo.ops.boxes import BoxCoder, pairwise_iou
 
 BACKGROUND = -1   # torchvision's BELOW_LOW_THRESHOLD
 IGNORE = -2       # torchvision's BETWEEN_THRESHOLDS

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from zoo.layers.nms import batched_non_max_suppression, non_max_suppression, \
+from zoo.ops.nms import batched_non_max_suppression, non_max_suppression, \
     soft_non_max_suppression
 
 

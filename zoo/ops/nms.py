@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from zoo.layers.boxes import box_area
+from zoo.ops.boxes import box_area
 
 _NEG = float("-inf")   # the argmax never picks a box that has left the pool
 
