@@ -282,6 +282,18 @@ def _static_size(images, who: str) -> tuple[int, int]:
 # === Random crop (Keras' moves boxes along swapped axes) ===
 
 
+def _clip_to_output(bounding_boxes, boxes, height: int, width: int, bounding_box_format: str):
+    """xyxy ``boxes`` moved into a ``height x width`` output: clipped to it (Keras' clip, which
+    marks emptied boxes -1) and returned in the layer's ``bounding_box_format``; the crop's and
+    the letterbox's last step."""
+    out = keras.utils.bounding_boxes.clip_to_image_size(
+        {**bounding_boxes, "boxes": boxes}, height=height, width=width,
+        bounding_box_format=FORMAT)
+    out["boxes"] = keras.utils.bounding_boxes.convert_format(
+        out["boxes"], source=FORMAT, target=bounding_box_format, height=height, width=width)
+    return out
+
+
 @keras.saving.register_keras_serializable(package="zoo_training")
 class RandomCropWithBoxes(keras.layers.RandomCrop):
     """Random ``height x width`` crop that moves the boxes correctly.
@@ -387,20 +399,8 @@ class RandomCropWithBoxes(keras.layers.RandomCrop):
             [boxes[..., 0] - left, boxes[..., 1] - top, boxes[..., 2] - left, boxes[..., 3] - top],
             axis=-1,
         )
-        out = keras.utils.bounding_boxes.clip_to_image_size(
-            {**bounding_boxes, "boxes": boxes},
-            height=self.height,
-            width=self.width,
-            bounding_box_format=FORMAT,
-        )
-        out["boxes"] = keras.utils.bounding_boxes.convert_format(
-            out["boxes"],
-            source=FORMAT,
-            target=self.bounding_box_format,
-            height=self.height,
-            width=self.width,
-        )
-        return out
+        return _clip_to_output(bounding_boxes, boxes, self.height, self.width,
+                               self.bounding_box_format)
 
 
 # === Letterbox (Keras' Resizing puts the boxes up to a pixel off) ===
@@ -480,20 +480,8 @@ class Letterbox(keras.layers.Resizing):
             axis=-1,
         )
         boxes = ops.numpy.where(padding[..., None], ops.numpy.zeros_like(boxes), boxes)
-        out = keras.utils.bounding_boxes.clip_to_image_size(
-            {**bounding_boxes, "boxes": boxes},
-            height=self.height,
-            width=self.width,
-            bounding_box_format=FORMAT,
-        )
-        out["boxes"] = keras.utils.bounding_boxes.convert_format(
-            out["boxes"],
-            source=FORMAT,
-            target=self.bounding_box_format,
-            height=self.height,
-            width=self.width,
-        )
-        return out
+        return _clip_to_output(bounding_boxes, boxes, self.height, self.width,
+                               self.bounding_box_format)
 
 
 # === YOLOv5's HSV jitter ===
