@@ -4,15 +4,11 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
+from tests.conftest import to_numpy as np_
 from zoo.ops.boxes import BoxCoder
 from zoo.ops.matching import BACKGROUND, IGNORE
 from zoo.losses.detection import FocalLoss, retinanet_loss, sigmoid_focal_loss, smooth_l1
-
-
-def np_(x):
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def np_focal(t, x, alpha=0.25, gamma=2.0):

@@ -6,16 +6,12 @@ import math
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
+from tests.conftest import to_numpy as np_
 from zoo.ops.anchors import AnchorGenerator
 from zoo.ops.boxes import BoxCoder, box_area, clip_boxes, elementwise_giou, elementwise_iou, \
     pairwise_giou, pairwise_iou
 from zoo.ops.matching import BACKGROUND, IGNORE, Matcher, assign_targets
-
-
-def np_(x):
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def random_boxes(rng, n, size=100.0):

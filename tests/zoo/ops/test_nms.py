@@ -6,14 +6,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras import ops
 
+from tests.conftest import to_numpy as np_
 from zoo.ops.nms import batched_non_max_suppression, non_max_suppression, \
     soft_non_max_suppression
-
-
-def np_(x):
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def random_boxes(rng, n, size=100.0):
