@@ -67,7 +67,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from training.data.sources import CorruptImageError, decode_image_bytes
+from training.data.sources import CorruptImageError, decode_errors, decode_image_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -238,18 +238,7 @@ class DetectionSource:
         Raises:
             CorruptImageError: naming the first corrupt image, unless ``skip_corrupt``.
         """
-
-        def check(i: int) -> str | None:
-            try:
-                self.load_image(i)
-            except (CorruptImageError, OSError) as e:
-                if not skip_corrupt:
-                    raise CorruptImageError(str(e)) from e
-                return str(e)
-            return None
-
-        with ThreadPoolExecutor(workers) as pool:
-            errors = list(pool.map(check, range(len(self))))
+        errors = decode_errors(len(self), self.load_image, skip_corrupt, workers)
         bad = {i for i, e in enumerate(errors) if e is not None}
         if not bad:
             return self

@@ -193,6 +193,24 @@ def _where(source: LabelledSource, i: int) -> str:
     return f"{source.archive}:{source.items[i]}" if source.kind == "zip" else str(source.items[i])
 
 
+def decode_errors(count: int, decode, skip_corrupt: bool, workers: int = 8) -> list[str | None]:
+    """Runs ``decode(i)`` for every item on ``workers`` threads: the error text of each corrupt
+    item (None for the good ones), or, unless ``skip_corrupt``, a `CorruptImageError` at the
+    first. The image sources' and the detection sources' ``validate`` share it."""
+
+    def check(i: int) -> str | None:
+        try:
+            decode(i)
+        except (CorruptImageError, OSError) as e:
+            if not skip_corrupt:
+                raise CorruptImageError(str(e)) from e
+            return str(e)
+        return None
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(check, range(count)))
+
+
 def validate(source: LabelledSource, skip_corrupt: bool = False, workers: int = 8) -> LabelledSource:
     """Decodes every file once; raises on the first corrupt one, or drops them all and logs.
 
@@ -205,18 +223,11 @@ def validate(source: LabelledSource, skip_corrupt: bool = False, workers: int = 
         with zipfile.ZipFile(source.archive) as z:
             blobs = [z.read(m) for m in source.items]
 
-    def check(i: int) -> str | None:
-        try:
-            data = blobs[i] if blobs is not None else source.read_bytes(i)
-            decode_image_bytes(data, _where(source, i))
-        except (CorruptImageError, OSError) as e:
-            if not skip_corrupt:
-                raise CorruptImageError(str(e)) from e
-            return str(e)
-        return None
+    def decode(i: int) -> None:
+        data = blobs[i] if blobs is not None else source.read_bytes(i)
+        decode_image_bytes(data, _where(source, i))
 
-    with ThreadPoolExecutor(workers) as pool:
-        errors = list(pool.map(check, range(len(source))))
+    errors = decode_errors(len(source), decode, skip_corrupt, workers)
     bad = [i for i, e in enumerate(errors) if e is not None]
     if not bad:
         return source
