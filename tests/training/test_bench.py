@@ -398,3 +398,134 @@ def test_dense_suite_defaults_and_tiny_sizes():
     assert {v["filters"] for v in bench.unet_variants(tiny.unet_filters).values()} == {4}
     models = bench.parse_args([])  # the models suite keeps its own defaults
     assert (models.image_size, models.batch_size, models.steps) == (224, 32, 10)
+
+
+# --- detection: compiled NMS vs tf.image, RetinaNet forward and decoding vs ResNet-50 ----------
+
+def test_detection_suite_cli_tiny_writes_nms_and_retinanet_rows(tmp_path):
+    path = tmp_path / "det.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = bench.main(["--suite", "detection", "--tiny", "--json", str(path)])
+    saved = json.loads(path.read_text())
+    settings = saved["settings"]["detection"]
+    assert (settings["nms_boxes"], settings["nms_max_outputs"], settings["image_sizes"]) \
+        == ([200], [20], [64])
+    assert saved["pairs"] == [] and "dense" not in saved
+
+    (nms,) = saved["detection"]["nms"]
+    assert (nms["num_boxes"], nms["max_output_size"], nms["iou_threshold"]) == (200, 20, 0.5)
+    backend = keras.backend.backend()
+    sides = {"tensorflow": {"xla", "graph"}, "jax": {"jit"}}.get(backend, {"eager"})
+    assert set(nms["sides"]) == sides and nms["best"] in sides
+    for side in nms["sides"].values():
+        assert len(side["trials_s"]) == 2 and side["ms"] > 0
+        assert side["ms"] == pytest.approx(1000 * statistics.median(side["trials_s"]) / 2)
+    assert bench.tensorflow_available()  # the dev environment has the reference
+    ref = nms["reference"]
+    assert ref["name"].startswith("tf.image.non_max_suppression") and ref["kept"] > 0
+    for name, side in nms["sides"].items():
+        assert side["agree"] is True and side["kept"] == ref["kept"]
+        assert nms["ratios"][name] == pytest.approx(side["ms"] / ref["ms"])
+    assert nms["ratio"] == nms["ratios"][nms["best"]]
+    assert nms["sides"][nms["best"]]["ms"] == min(s["ms"] for s in nms["sides"].values())
+
+    (row,) = saved["detection"]["retinanet"]
+    assert row["image_size"] == 64 and row["batch_size"] == 1 and row["max_detections"] == 10
+    models = row["models"]
+    assert list(models) == ["cpu", "paper", "reference"]
+    variants, _ = bench.retinanet_variants()
+    assert models["cpu"]["builder_args"] == variants["cpu"]
+    assert models["paper"]["params"] == 33_919_604  # zoo.describe("retinanet")["params"]
+    assert models["reference"]["params"] == 23_587_712 and "decode" not in models["reference"]
+    reference_s = statistics.median(models["reference"]["trials_s"])
+    for name in ("cpu", "paper"):
+        m, d = models[name], models[name]["decode"]
+        assert m["ratio"] == pytest.approx(statistics.median(m["trials_s"]) / reference_s)
+        assert d["ratio"] == pytest.approx(statistics.median(d["trials_s"]) / reference_s)
+        assert m["ms_per_image"] > 0 and d["ms_per_image"] > 0 and 0 <= d["detections"] <= 10
+    assert models["reference"]["ratio"] == 1.0
+    rss = [m["peak_rss_mb"] for m in models.values()]
+    assert rss == sorted(rss) and rss[0] > 0  # the process's peak, read after each model
+
+    targets = {t["target"]: t for t in saved["targets"]}
+    agree = targets["NMS kept indices equal tf.image's (share of rows)"]
+    assert agree["value"] == 1.0 and agree["met"]
+    if backend in bench.NMS_TARGETS:
+        op, threshold = bench.NMS_TARGETS[backend]
+        t = targets[f"NMS 200 boxes, max 20: {nms['best']} / tf.image seconds"]
+        assert (t["op"], t["threshold"], t["value"]) == (op, threshold, nms["ratio"])
+    printed = out.getvalue()
+    assert "ours/tf" in printed and "decode x ResNet-50" in printed and "retinanet cpu" in printed
+    assert result["detection"]["nms"][0]["ratio"] == pytest.approx(nms["ratio"])
+
+
+def _nms_row(ratio, agree=True):
+    return {"num_boxes": 1000, "max_output_size": 100, "best": "xla", "ratio": ratio,
+            "sides": {"xla": {"agree": agree}, "graph": {"agree": True}}}
+
+
+def test_detection_targets_are_upper_bounds_on_seconds_ratios():
+    result = {"settings": {"backend": "tensorflow"},
+              "detection": {"nms": [_nms_row(2.0), _nms_row(2.01, agree=False)]},
+              "pipeline": {"ratio_cached": 5.0, "ratio_no_cache": 4.9}}
+    checks = bench.check_targets(result)
+    nms = [t for t in checks if t["target"].startswith("NMS 1000")]
+    assert [(t["op"], t["threshold"], t["met"]) for t in nms] == [("<=", 2.0, True),
+                                                                 ("<=", 2.0, False)]
+    agree = next(t for t in checks if t["target"].startswith("NMS kept"))
+    assert agree["value"] == 0.75 and not agree["met"]  # 3 of 4 sides agreed
+    pipeline = [t for t in checks if t["target"].startswith("pipeline")]
+    assert [(t["op"], t["met"]) for t in pipeline] == [(">=", True), (">=", False)]
+    # under JAX the target is strict: faster than TensorFlow's kernel
+    result["settings"]["backend"] = "jax"
+    result["detection"]["nms"] = [_nms_row(1.0), _nms_row(0.99)]
+    assert [t["met"] for t in bench.check_targets(result) if t["target"].startswith("NMS 1000")] \
+        == [False, True]
+    # no reference (no TensorFlow): no ratio, so no target
+    result["detection"]["nms"] = [{**_nms_row(None), "sides": {"jit": {"agree": None}}}]
+    assert [t for t in bench.check_targets(result) if t["target"].startswith("NMS")] == []
+
+
+def test_detection_nms_check_catches_outputs_that_disagree_with_tf_image(monkeypatch):
+    from zoo.ops import nms
+
+    real = nms.non_max_suppression
+
+    def looser(boxes, scores, iou_threshold=0.5, **kwargs):
+        return real(boxes, scores, 0.3, **kwargs)  # suppresses more than asked
+
+    monkeypatch.setattr(nms, "non_max_suppression", looser)
+    row = bench.bench_nms(300, 30, steps=1, repeats=1)
+    assert {s["agree"] for s in row["sides"].values()} == {False}
+
+
+def test_detection_random_boxes_lie_in_the_image_with_sides_in_range():
+    boxes, scores = bench.random_boxes(2000, seed=1)
+    assert boxes.dtype == scores.dtype == np.float32
+    sides = boxes[:, 2:] - boxes[:, :2]
+    assert sides.min() >= 10 and sides.max() <= 200
+    assert boxes.min() >= 0 and boxes.max() <= 640
+    assert len(np.unique(scores)) == 2000 and 0 <= scores.min() and scores.max() < 1
+    np.testing.assert_array_equal(bench.random_boxes(2000, seed=1)[0], boxes)  # seeded
+
+
+def test_detection_suite_defaults_tiny_sizes_and_the_cpu_variant(monkeypatch):
+    args = bench.parse_args(["--suite", "detection"])
+    assert (args.nms_boxes, args.nms_max_outputs, args.image_sizes) \
+        == ([1000, 10000], [100, 300], [320, 640])
+    assert (args.steps, args.repeats, args.nms_steps, args.max_detections) == (1, 5, 10, 100)
+    tiny = bench.parse_args(["--suite", "detection", "--tiny"])
+    assert (tiny.nms_boxes, tiny.image_sizes, tiny.repeats) == ([200], [64], 2)
+    assert bench.parse_args(["--suite", "dense"]).image_sizes == [256, 512]
+    import zoo
+
+    describe = zoo.describe
+    variants, source = bench.retinanet_variants()
+    if "bccd" not in describe("retinanet")["weights"]:
+        assert variants["cpu"] == bench.RETINANET_CPU_ARGS and source == "RETINANET_CPU_ARGS"
+    record = {"bccd": {"builder_args": {**bench.RETINANET_CPU_ARGS, "fpn_filters": 32}}}
+    monkeypatch.setattr(zoo, "describe", lambda name: {**describe(name), "weights": record})
+    variants, source = bench.retinanet_variants()
+    assert variants["cpu"]["fpn_filters"] == 32 and "retinanet.bccd" in source
+    assert variants["paper"] == {"backbone": "resnet50", "classes": 80}

@@ -8,6 +8,9 @@
         [--triplet-dim 128] [--triplet-distance squared_l2] [--repeats 5] [--json OUT.json]
     python -m training.bench --suite dense [--image-sizes 256,512] [--unpool-shape 8,128,128,64]
         [--image-size 256] [--batch-size 8] [--steps 2] [--repeats 5] [--json OUT.json]
+    python -m training.bench --suite detection [--nms-boxes 1000,10000]
+        [--nms-max-outputs 100,300] [--nms-steps 10] [--image-sizes 320,640]
+        [--max-detections 100] [--steps 1] [--repeats 5] [--json OUT.json] [--tiny]
 
 A lone absolute time says little: it depends on the machine, the drivers, the load, the
 thermal state. So every number this script prints is a *ratio* of two rates measured in the
@@ -34,18 +37,27 @@ same process, alternately, on the same data:
   ``scatter``, forward + backward, both against ``UpSampling2D`` (`bench_unpooling`); on a GPU,
   U-Net training images/s under ``mixed_bfloat16`` vs float32 at 256x256, batch 8
   (`bench_unet_mixed_precision`; skipped with a note on a CPU).
+* **detection** (``--suite detection``): greedy NMS (`zoo.ops.non_max_suppression`, compiled:
+  ``tf.function`` with and without XLA, or ``jax.jit``) on 1,000 and 10,000 random boxes, max
+  100 and 300 kept, against ``tf.image.non_max_suppression`` in the same process, with the kept
+  indices checked equal (`bench_nms`; ratio = our seconds / its seconds; target: <= 2.0 on
+  TensorFlow, < 1.0 under JAX; skipped with a note without TensorFlow); RetinaNet inference at
+  320x320 and 640x640, batch 1, the shipped CPU variant (`RETINANET_CPU_ARGS`, or the
+  ``retinanet.bccd`` record's arguments) and the paper's ResNet-50-FPN: forward and, apart,
+  ``decode_predictions``, in ms per image and in ``ResNet50(include_top=False)`` forwards at
+  the same size, with peak RSS (`bench_retinanet`).
 
 The package: `training.bench.timing` holds the shared measurement (alternating trials, rates,
 and the method in full) and the setup common to the suites; one module per suite (`models`,
-`pipeline`, `pytorch`, `triplet`, `dense`) times its rows and formats its table; `cli` parses
-the flags, runs a suite, prints the report and checks the targets. Their public names are
-re-exported here, so ``training.bench.<name>`` keeps working.
+`pipeline`, `pytorch`, `triplet`, `dense`, `detection`) times its rows and formats its table;
+`cli` parses the flags, runs a suite, prints the report and checks the targets. Their public
+names are re-exported here, so ``training.bench.<name>`` keeps working.
 
 The model rows only use Keras, so they run under ``KERAS_BACKEND=tensorflow``, ``jax`` or
-``torch``; TensorFlow is imported only by the pipeline row, which is skipped with a note where
-TensorFlow is missing (the lent GPU machine has JAX and PyTorch only). The script prints
-"met" / "not met" per target and never asserts; ``--json`` writes every number, per trial,
-with the device, backend, versions and settings.
+``torch``; TensorFlow is imported only by the pipeline row and the detection suite's NMS
+reference, which are skipped with a note where TensorFlow is missing (the lent GPU machine has
+JAX and PyTorch only). The script prints "met" / "not met" per target and never asserts;
+``--json`` writes every number, per trial, with the device, backend, versions and settings.
 
 Example:
     >>> from training import bench
@@ -54,10 +66,16 @@ Example:
     1.01
 """
 
-from training.bench.cli import TARGETS, TINY, check_targets, main, parse_args, print_report
+from training.bench.cli import (COMPARISONS, TARGETS, TINY, check_targets, main, parse_args,
+                                print_report)
 from training.bench.dense import (DENSE_IMAGE_SIZES, TINY_DENSE, UNPOOL_SHAPE, bench_unet_forward,
                                   bench_unet_mixed_precision, bench_unpooling, format_dense,
                                   unet_variants)
+from training.bench.detection import (DETECTION_IMAGE_SIZES, MAX_DETECTIONS, NMS_BOXES,
+                                      NMS_MAX_OUTPUTS, NMS_STEPS, NMS_TARGETS,
+                                      RETINANET_CPU_ARGS, RETINANET_PAPER_ARGS, TINY_DETECTION,
+                                      bench_nms, bench_retinanet, compiled_nms, format_detection,
+                                      random_boxes, retinanet_variants)
 from training.bench.models import REFERENCES, bench_pair, build_classifier, format_table
 from training.bench.pipeline import PIPELINE_MODEL, bench_pipeline, write_synthetic_jpegs
 from training.bench.pytorch import (bench_torch_resnet50, torch_train_step, torch_trial,
@@ -72,14 +90,18 @@ from training.bench.triplet import (FLOAT32_BYTES, TRIPLET_BATCH_SIZES, TRIPLET_
                                     naive_batch_hard_triplet_loss, triplet_batch,
                                     triplet_largest_intermediate, xla_temp_bytes)
 
-__all__ = ["DENSE_IMAGE_SIZES", "FLOAT32_BYTES", "PIPELINE_MODEL", "REFERENCES", "TARGETS", "TINY",
-           "TINY_DENSE", "TRIPLET_BATCH_SIZES", "TRIPLET_DIM", "TRIPLET_MAX_INTERMEDIATE_BYTES",
-           "TRIPLET_PER_IDENTITY", "UNPOOL_SHAPE", "accelerator_peak_mb", "bench_pair",
-           "bench_pipeline", "bench_torch_resnet50", "bench_triplet", "bench_unet_forward",
+__all__ = ["COMPARISONS", "DENSE_IMAGE_SIZES", "DETECTION_IMAGE_SIZES", "FLOAT32_BYTES",
+           "MAX_DETECTIONS", "NMS_BOXES", "NMS_MAX_OUTPUTS", "NMS_STEPS", "NMS_TARGETS",
+           "PIPELINE_MODEL", "REFERENCES", "RETINANET_CPU_ARGS", "RETINANET_PAPER_ARGS", "TARGETS",
+           "TINY", "TINY_DENSE", "TINY_DETECTION", "TRIPLET_BATCH_SIZES", "TRIPLET_DIM",
+           "TRIPLET_MAX_INTERMEDIATE_BYTES", "TRIPLET_PER_IDENTITY", "UNPOOL_SHAPE",
+           "accelerator_peak_mb", "bench_nms", "bench_pair", "bench_pipeline", "bench_retinanet",
+           "bench_torch_resnet50", "bench_triplet", "bench_unet_forward",
            "bench_unet_mixed_precision", "bench_unpooling", "build_classifier", "check_targets",
-           "compile_for_bench", "describe_device", "dtype_policy", "format_dense", "format_table",
-           "format_triplet_table", "main", "memory_snapshot", "naive_batch_hard_triplet_loss",
-           "parse_args", "peak_rss_mb", "print_report", "random_batch", "rates", "repeat_steps",
+           "compile_for_bench", "compiled_nms", "describe_device", "dtype_policy", "format_dense",
+           "format_detection", "format_table", "format_triplet_table", "main", "memory_snapshot",
+           "naive_batch_hard_triplet_loss", "parse_args", "peak_rss_mb", "print_report",
+           "random_batch", "random_boxes", "rates", "repeat_steps", "retinanet_variants",
            "seed_models", "tensorflow_available", "time_trials", "torch_train_step", "torch_trial",
            "torchvision_available", "triplet_batch", "triplet_largest_intermediate",
            "unet_variants", "value_and_grad", "write_synthetic_jpegs", "xla_temp_bytes"]

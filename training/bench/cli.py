@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import os
 import platform
 import sys
@@ -20,6 +21,9 @@ import keras
 
 from training.bench.dense import (DENSE_IMAGE_SIZES, TINY_DENSE, UNPOOL_SHAPE, _dense_section,
                                   format_dense)
+from training.bench.detection import (DETECTION_IMAGE_SIZES, MAX_DETECTIONS, NMS_BOXES,
+                                      NMS_MAX_OUTPUTS, NMS_STEPS, NMS_TARGETS, TINY_DETECTION,
+                                      _detection_section, format_detection)
 from training.bench.models import REFERENCES, bench_pair, format_table
 from training.bench.pipeline import PIPELINE_MODEL, _pipeline_section
 from training.bench.pytorch import _cuda_available, bench_torch_resnet50, torchvision_available
@@ -29,6 +33,8 @@ from training.bench.triplet import (TRIPLET_BATCH_SIZES, TRIPLET_DIM, TRIPLET_PE
 
 
 TARGETS = {"train": 0.97, "infer": 0.97, "pipeline": 5.0, "torch": 0.9}
+# How a measured value meets its threshold: ratios of rates ">=", ratios of seconds "<=" / "<".
+COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 TINY = {"image_size": 32, "batch_size": 2, "steps": 2, "repeats": 2, "pipeline_images": 32,
         "pipeline_epochs": 2, "classes": 10}
 
@@ -37,10 +43,10 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per target: what was measured, the threshold, and whether it was met."""
     checks = []
 
-    def check(name: str, value: float | None, threshold: float):
+    def check(name: str, value: float | None, threshold: float, op: str = ">="):
         if value is not None:
-            checks.append({"target": name, "value": value, "threshold": threshold,
-                           "met": bool(value >= threshold)})
+            checks.append({"target": name, "value": value, "op": op, "threshold": threshold,
+                           "met": bool(COMPARISONS[op](value, threshold))})
 
     for p in result.get("pairs", []):
         if p["reference"]:
@@ -55,6 +61,15 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     tr = result.get("torch")
     if tr and "ratio" in tr:
         check(f"train ratio {tr['model']} keras/torch", tr["ratio"], TARGETS["torch"])
+    nms = (result.get("detection") or {}).get("nms") or []
+    target = NMS_TARGETS.get(result.get("settings", {}).get("backend"))
+    for r in nms:
+        if target is not None:
+            check(f"NMS {r['num_boxes']} boxes, max {r['max_output_size']}: {r['best']} / "
+                  "tf.image seconds", r["ratio"], target[1], target[0])
+    agree = [s["agree"] for r in nms for s in r["sides"].values() if s["agree"] is not None]
+    if agree:
+        check("NMS kept indices equal tf.image's (share of rows)", sum(agree) / len(agree), 1.0)
     return checks
 
 
@@ -62,14 +77,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # The package's docstring (imported before this module): its first line describes the CLI.
     description = sys.modules[__package__].__doc__.splitlines()[0]
     parser = argparse.ArgumentParser(prog="python -m training.bench", description=description)
-    parser.add_argument("--suite", choices=("models", "triplet", "dense", "all"),
+    parser.add_argument("--suite", choices=("models", "triplet", "dense", "detection", "all"),
                         default="models",
                         help="models: the model, pipeline and torch rows (default); triplet: "
                              "batch-hard triplet loss vs a naive per-anchor loop; dense: U-Net "
                              "forward vs ResNet-50, max-unpooling, U-Net mixed precision "
-                             "(GPU); all: models and triplet")
+                             "(GPU); detection: compiled NMS vs tf.image, RetinaNet forward "
+                             "and decoding vs ResNet-50; all: models and triplet")
     parser.add_argument("--image-sizes", default=None,
-                        help="dense suite: U-Net forward sizes (default 256,512)")
+                        help="dense suite: U-Net forward sizes (default 256,512); detection "
+                             "suite: RetinaNet sizes (default 320,640)")
+    parser.add_argument("--nms-boxes", default=None,
+                        help="detection suite: random boxes per NMS row (default 1000,10000)")
+    parser.add_argument("--nms-max-outputs", default=None,
+                        help="detection suite: max_output_size of the NMS rows, each with every "
+                             "--nms-boxes (default 100,300)")
+    parser.add_argument("--nms-steps", type=int, default=None,
+                        help=f"detection suite: NMS calls per trial (default {NMS_STEPS})")
+    parser.add_argument("--max-detections", type=int, default=None,
+                        help="detection suite: decode_predictions' max_detections (default "
+                             f"{MAX_DETECTIONS})")
     parser.add_argument("--unet-filters", type=int, default=None,
                         help="dense suite: replace the filters of every U-Net (tests; default: "
                              "64 paper, 16 shipped)")
@@ -89,7 +116,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=None,
                         help="default 224 (dense: 256, the training row's)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="steps per trial (default 10; dense: 2)")
+                        help="steps per trial (default 10; dense: 2; detection: 1)")
     parser.add_argument("--repeats", type=int, default=None, help="trials per side (default 5)")
     parser.add_argument("--classes", type=int, default=None, help="default 1000")
     parser.add_argument("--mixed-precision", choices=("bfloat16", "float16"), default=None)
@@ -111,17 +138,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = {"image_size": 224, "batch_size": 32, "steps": 10, "repeats": 5,
                 "pipeline_images": 2000, "pipeline_epochs": 3, "classes": 1000}
     dense = {"image_sizes": ",".join(map(str, DENSE_IMAGE_SIZES)),
-             "unpool_shape": ",".join(map(str, UNPOOL_SHAPE))}
+             "unpool_shape": ",".join(map(str, UNPOOL_SHAPE)),
+             "nms_boxes": ",".join(map(str, NMS_BOXES)),
+             "nms_max_outputs": ",".join(map(str, NMS_MAX_OUTPUTS)),
+             "nms_steps": NMS_STEPS, "max_detections": MAX_DETECTIONS}
     if args.suite == "dense":
         defaults.update(image_size=256, batch_size=8, steps=2)
+    if args.suite == "detection":
+        defaults.update(steps=1)
+        dense["image_sizes"] = ",".join(map(str, DETECTION_IMAGE_SIZES))
     if args.tiny:
         defaults.update(TINY)
         dense.update(TINY_DENSE)
+        if args.suite == "detection":
+            dense.update(TINY_DETECTION)
         args.pipeline_image_size = 32
     for key, value in dense.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    args.image_sizes = [int(v) for v in args.image_sizes.split(",") if v.strip()]
+    for key in ("image_sizes", "nms_boxes", "nms_max_outputs"):
+        setattr(args, key, [int(v) for v in getattr(args, key).split(",") if v.strip()])
     args.unpool_shape = tuple(int(v) for v in args.unpool_shape.split(",") if v.strip())
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -147,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"note: {text}", flush=True)
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.suite in ("triplet", "dense"):
+    if args.suite in ("triplet", "dense", "detection"):
         args.torch = False  # the torch row belongs to the models suite
     args.torch = args.torch if args.torch is not None else _cuda_available()
     if args.torch and keras.backend.backend() == "jax":
@@ -192,6 +228,9 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
           f"precision {result['settings']['precision']}", flush=True)
     if args.suite == "dense":
         _dense_section(args, note, save, result)
+        return result
+    if args.suite == "detection":
+        _detection_section(args, note, save, result)
         return result
     if args.suite in ("triplet", "all"):
         result["settings"]["triplet"] = {"batch_sizes": args.triplet_batch_sizes,
@@ -240,28 +279,49 @@ def _run(args: argparse.Namespace, models: list[str], note: Callable[[str], None
     return result
 
 
+def _print_section(result: dict[str, Any], title: str, table: str, legend: str) -> None:
+    """A suite's table under its title (+ backend and device) with its legend below."""
+    print(f"\n{title}; {result['settings']['backend']} backend; {result['device']['summary']}")
+    print(table)
+    print(f"({legend})")
+
+
 def print_report(result: dict[str, Any]) -> None:
     """The table, the pipeline and torch lines, then one met / not met line per target."""
     s = result["settings"]
     if result.get("triplet"):
         t = s["triplet"]
-        print(f"\ntriplet loss + gradient w.r.t. the embeddings, D={t['dim']}, {t['distance']}, "
-              f"P x {TRIPLET_PER_IDENTITY} batches; {s['repeats']} alternating trials, medians; "
-              f"{s['backend']} backend; {result['device']['summary']}")
-        print(format_triplet_table(result["triplet"]))
-        print("(naive/hard: naive per-anchor loop / vectorised batch_hard, both eager; "
-              "naive/hard XLA: vs the compiled loss; hard XLA speed-up: eager / compiled "
-              "batch_hard; all/hard, semi/hard: their time / batch_hard's, eager; largest: one "
-              "float32 B x B (hard) or B x B x B (all, semi) tensor, from shapes; |dloss|, "
-              "|dgrad|: naive vs vectorised)")
+        _print_section(
+            result, f"triplet loss + gradient w.r.t. the embeddings, D={t['dim']}, "
+            f"{t['distance']}, P x {TRIPLET_PER_IDENTITY} batches; {s['repeats']} alternating "
+            "trials, medians", format_triplet_table(result["triplet"]),
+            "naive/hard: naive per-anchor loop / vectorised batch_hard, both eager; naive/hard "
+            "XLA: vs the compiled loss; hard XLA speed-up: eager / compiled batch_hard; "
+            "all/hard, semi/hard: their time / batch_hard's, eager; largest: one float32 B x B "
+            "(hard) or B x B x B (all, semi) tensor, from shapes; |dloss|, |dgrad|: naive vs "
+            "vectorised")
     if result.get("dense"):
-        print(f"\nU-Net forward: predict_on_batch, batch 1, {s['steps']} steps x {s['repeats']} "
-              f"alternating trials, medians; {s['precision']}; {s['backend']} backend; "
-              f"{result['device']['summary']}")
-        print(format_dense(result["dense"]))
-        print("(x ResNet-50: median seconds / those of keras.applications.ResNet50(weights=None, "
-              "include_top=False) on a 3-channel image of the same size, same process; "
-              "unpooling ratios are seconds / seconds)")
+        _print_section(
+            result, f"U-Net forward: predict_on_batch, batch 1, {s['steps']} steps x "
+            f"{s['repeats']} alternating trials, medians; {s['precision']}",
+            format_dense(result["dense"]),
+            "x ResNet-50: median seconds / those of keras.applications.ResNet50(weights=None, "
+            "include_top=False) on a 3-channel image of the same size, same process; "
+            "unpooling ratios are seconds / seconds")
+    if result.get("detection"):
+        d = s["detection"]
+        _print_section(
+            result, f"detection: NMS {d['nms_steps']} calls, RetinaNet batch 1 x {s['steps']} "
+            f"steps, x {s['repeats']} alternating trials, medians; {s['precision']}",
+            format_detection(result["detection"]),
+            "NMS: random xyxy boxes in 640x640, sides 10-200 px, IoU threshold "
+            f"{d['nms_iou_threshold']}; ours: zoo.ops.non_max_suppression compiled, the faster "
+            "form; ours/tf: its median seconds / tf.image.non_max_suppression's (eager, "
+            "TensorFlow's kernel), lower is faster; same kept: identical kept indices. "
+            "RetinaNet: predict_on_batch; decode: decode_predictions on the raw outputs; "
+            "x ResNet-50: median seconds / those of keras.applications.ResNet50(weights=None, "
+            "include_top=False) forward at the same size, same process; peak RSS: the "
+            "process's so far")
     if result.get("pairs"):
         print()
         print(f"train: train_on_batch, infer: predict_on_batch; batch {s['batch_size']}, "
@@ -287,5 +347,5 @@ def print_report(result: dict[str, Any]) -> None:
               f"ratio {tr['ratio']:.3f}")
     print()
     for t in result["targets"]:
-        print(f"{t['target']} {t['value']:.2f} >= {t['threshold']:g}: "
+        print(f"{t['target']} {t['value']:.2f} {t.get('op', '>=')} {t['threshold']:g}: "
               f"{'met' if t['met'] else 'not met'}")

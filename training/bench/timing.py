@@ -11,7 +11,8 @@ Also here, for every suite: the machine and its memory as written into each row
 (`describe_device`, `memory_snapshot`), seeding (`seed_models`), the dtype policy
 (`dtype_policy`), the fixed batch and the one compile configuration (`random_batch`,
 `compile_for_bench`), synchronised steps (`_steps_of`, `_untimed_first_steps`), the backend's
-autodiff synchronised to NumPy (`value_and_grad`) and the number format of the tables (`_fmt`).
+autodiff synchronised to NumPy (`value_and_grad`) and the tables' number format and
+alignment (`_fmt`, `_table`).
 """
 
 from __future__ import annotations
@@ -306,3 +307,10 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return format(value, spec)
+
+
+def _table(lines: list[tuple[str, ...]], left: int = 1) -> str:
+    """Rows of strings as aligned text: the first ``left`` columns left-aligned, the rest right."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i < left else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(line, widths))) for line in lines)
