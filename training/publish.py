@@ -707,7 +707,8 @@ def _key_value(text: str, what: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-NOT_METRICS = ("n", "num_examples", "pairs", "same_pairs")  # counts, not measurements
+NOT_METRICS = ("n", "num_examples", "pairs", "same_pairs", "images", "boxes",
+               "detections")  # counts, not measurements
 
 
 def read_metrics_json(path: str | os.PathLike) -> tuple[dict[str, float], dict[str, str]]:

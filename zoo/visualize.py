@@ -13,6 +13,8 @@ What the Gradio demos and the docs show next to a prediction, written in NumPy a
   Turbo (Mikhailov, "Turbo, An Improved Rainbow Colormap for Visualization", Google AI blog
   2019) or matplotlib's perceptually uniform viridis, magma, inferno and plasma (van der Walt
   and Smith, 2015), with a matching colour bar labelled in metres.
+- `draw_boxes`: detection boxes with class names and scores (solid, or dashed for ground
+  truth), one bright colour per class (`BOX_COLORS`).
 - `side_by_side`, `prediction_grid`: panels composed into one image.
 
 Images go in as ``(H, W)`` grey or ``(H, W, 3)`` RGB (``(H, W, 1)`` and RGBA too, alpha is
@@ -641,6 +643,81 @@ def _place(canvas: np.ndarray, image: np.ndarray, top: int, left: int, h: int, w
     y = top + (h - image.shape[0]) // 2
     x = left + (w - image.shape[1]) // 2
     canvas[y:y + image.shape[0], x:x + image.shape[1]] = image
+
+
+# Bright, distinct box colours (Tableau 10's first ones), by class id; VOC's dark palette reads
+# poorly as thin lines on photographs.
+BOX_COLORS = np.array([[214, 39, 40], [31, 119, 180], [44, 160, 44], [255, 127, 14],
+                       [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127],
+                       [188, 189, 34], [23, 190, 207]], np.uint8)
+
+
+def _dashed_rectangle(draw: ImageDraw.ImageDraw, box, color, width: int, dash: int = 6) -> None:
+    x1, y1, x2, y2 = box
+    for a, b, fixed, horizontal in ((x1, x2, y1, True), (x1, x2, y2, True),
+                                    (y1, y2, x1, False), (y1, y2, x2, False)):
+        start = a
+        while start < b:
+            end = min(start + dash, b)
+            line = ((start, fixed), (end, fixed)) if horizontal else ((fixed, start), (fixed, end))
+            draw.line(line, fill=color, width=width)
+            start += 2 * dash
+
+
+def draw_boxes(image, boxes, labels=None, scores=None, class_names: Sequence[str] | None = None,
+               colors=None, width: int | None = None, dashed: bool = False,
+               font_size: int | None = None) -> np.ndarray:
+    """Draws detection boxes on a copy of an image, each with its class name and score.
+
+    Args:
+        image: ``(H, W)`` / ``(H, W, 3)``, as everywhere here.
+        boxes: ``(N, 4)`` xyxy in the image's pixels.
+        labels: ``(N,)`` class ids (default 0); they pick the colour and the name.
+        scores: ``(N,)`` or None (no score printed).
+        class_names: names of the class ids (default: the ids).
+        colors: ``(K, 3)`` uint8 colours by class id (default `BOX_COLORS`, cycled).
+        width: line width in pixels (default: about 1/250 of the image's longer side, >= 1).
+        dashed: dashed lines (ground truth beside predictions); no label is written.
+        font_size: label text size (default: from the image size).
+
+    Returns:
+        uint8 ``(H, W, 3)``.
+
+    Example:
+        >>> out = draw_boxes(np.zeros((20, 20, 3), np.uint8), [[2, 2, 12, 12]], [0], [0.9])
+        >>> out[2, 7].tolist()
+        [214, 39, 40]
+    """
+    picture = Image.fromarray(_as_rgb(image))
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    n = len(boxes)
+    labels = np.zeros(n, np.int64) if labels is None else np.asarray(labels).reshape(-1)
+    if len(labels) != n or (scores is not None and len(np.asarray(scores).reshape(-1)) != n):
+        raise ValueError(f"draw_boxes: {n} boxes need as many labels and scores. Received "
+                         f"{len(labels)} labels"
+                         + ("" if scores is None else f", {len(np.asarray(scores).reshape(-1))} "
+                                                      "scores") + ".")
+    palette = BOX_COLORS if colors is None else _as_palette(colors)
+    side = max(picture.size)
+    width = width or max(1, round(side / 250))
+    font = _font(font_size or max(10, round(side / 45)))
+    draw = ImageDraw.Draw(picture)
+    for i in range(n):
+        label = int(labels[i])
+        color = tuple(int(c) for c in palette[label % len(palette)])
+        box = [float(v) for v in boxes[i]]
+        if dashed:
+            _dashed_rectangle(draw, box, color, width)
+            continue
+        draw.rectangle(box, outline=color, width=width)
+        name = (class_names[label] if class_names is not None and 0 <= label < len(class_names)
+                else str(label))
+        text = name if scores is None else f"{name} {float(np.asarray(scores).reshape(-1)[i]):.2f}"
+        left, top, right, bottom = _text_box(font, text)
+        y = max(0.0, box[1] - (bottom - top) - 2)
+        draw.rectangle([box[0], y, box[0] + right - left + 4, y + bottom - top + 2], fill=color)
+        draw.text((box[0] + 2 - left, y + 1 - top), text, fill=_ink(np.array(color)), font=font)
+    return np.asarray(picture)
 
 
 def side_by_side(*images, pad: int = 4, fill: _Color = (255, 255, 255)) -> np.ndarray:

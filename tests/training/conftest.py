@@ -70,9 +70,15 @@ def tiny_recipe(task: str, mnist_dir: Path, dense_dir: Path, **changes) -> Recip
         recipe = load_recipe("eigen_scenes").replace(
             data_dir=str(dense_dir), image_size=(68, 68), limit=16, epochs=1, fine_epochs=1,
             batch_size=8, builder_args={"width": 0.125, "fc_units": 16})
+    elif task == "detection":  # the 3 real BCCD fixture images: train, val and test one each
+        recipe = load_recipe("retinanet_bccd").replace(
+            data_dir=str(FIXTURES / "detection"), image_size=(64, 96), val_fraction=0.5,
+            epochs=2, steps_per_epoch=2, batch_size=2, augment={"flip": True, "zoom": 0.1},
+            builder_args={"backbone": "resnet18", "fpn_filters": 8, "head_filters": 8,
+                          "head_convs": 1, "max_level": 5, "anchor_size": 2.0})
     else:
         raise ValueError(task)
     return recipe.replace(**changes)
 
 
-TASKS = ("classification", "metric", "segmentation", "depth")
+TASKS = ("classification", "metric", "segmentation", "depth", "detection")

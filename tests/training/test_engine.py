@@ -103,7 +103,7 @@ def test_every_task_trains_resumes_and_evaluates(task, tmp_path, mnist_dir, dens
     _, report = evaluate_run(out)
     assert Path(report["files"]["metrics"]).is_file()
     key = {"classification": "acc@1", "metric": "roc_auc", "segmentation": "miou",
-           "depth": "scenes"}[task]
+           "depth": "scenes", "detection": "map50"}[task]
     assert key in report
     again = _run(recipe, out)  # a finished run is reported, not trained again
     assert again["status"] == "already finished"

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
-TASKS = ("classification", "metric", "segmentation", "depth")
-OBJECTIVES = ("softmax", "center", "triplet", "contrastive", "segmentation", "depth")
+TASKS = ("classification", "metric", "segmentation", "depth", "detection")
+OBJECTIVES = ("softmax", "center", "triplet", "contrastive", "segmentation", "depth",
+              "detection")
 # The task each objective belongs to (recipes written before `task` existed name only this).
 TASK_OF_OBJECTIVE = {"softmax": "classification", "center": "metric", "triplet": "metric",
-                     "contrastive": "metric", "segmentation": "segmentation", "depth": "depth"}
+                     "contrastive": "metric", "segmentation": "segmentation", "depth": "depth",
+                     "detection": "detection"}
 FREEZE_HELP = "'backbone' or a layer name"
 SCHEDULES = ("constant", "step", "exponential", "polynomial", "cosine", "onecycle")
 
@@ -186,7 +188,8 @@ class Recipe:
         if self.task not in TASKS:
             raise ValueError(f"`task` must be one of {TASKS}. Received: task={self.task!r}")
         if TASK_OF_OBJECTIVE[self.objective] != self.task:
-            if self.objective == "softmax" and self.task in ("segmentation", "depth"):
+            if self.objective == "softmax" and self.task in ("segmentation", "depth",
+                                                             "detection"):
                 self.objective = self.task
             else:
                 allowed = [o for o, t in TASK_OF_OBJECTIVE.items() if t == self.task]

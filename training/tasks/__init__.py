@@ -8,9 +8,10 @@ recipe ``task``    adapter                                    models
 ``metric``          `training.tasks.metric.MetricTask`          Siamese / FaceNet / LeNets++
 ``segmentation``    `training.tasks.segmentation.SegmentationTask`  U-Net, SegNet, FCN
 ``depth``           `training.tasks.depth.DepthTask`            Eigen et al.
+``detection``       `training.tasks.detection.DetectionTask`    RetinaNet
 =================  =========================================  ===========================
 
-A new task (detection) is one module with a `Task` subclass and one line in `TASKS`.
+A new task is one module with a `Task` subclass and one line in `TASKS`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ TASKS = {
     "metric": "training.tasks.metric:MetricTask",
     "segmentation": "training.tasks.segmentation:SegmentationTask",
     "depth": "training.tasks.depth:DepthTask",
+    "detection": "training.tasks.detection:DetectionTask",
 }
 
 __all__ = ["TASKS", "Task", "task_class", "make_task"]

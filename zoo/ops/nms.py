@@ -47,7 +47,8 @@ def _check(boxes, scores, iou_threshold, max_output_size):
     if len(bs) not in (2, 3) or bs[-1] != 4 or ss != bs[:-1]:
         raise ValueError("NMS: `boxes` must be (N, 4) or (B, N, 4) xyxy and `scores` (N,) or "
                          f"(B, N) to match. Received: boxes.shape={bs}, scores.shape={ss}")
-    if not 0 <= iou_threshold <= 1:
+    # a tensor threshold (a traced argument of a compiled decoder) is checked by its caller
+    if isinstance(iou_threshold, (int, float)) and not 0 <= iou_threshold <= 1:
         raise ValueError(f"NMS: `iou_threshold` must be in [0, 1]. Received: {iou_threshold!r}")
     if isinstance(max_output_size, bool) or not isinstance(max_output_size, int) \
             or max_output_size < 1:

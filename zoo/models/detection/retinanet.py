@@ -30,8 +30,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from zoo.losses.detection import BOX_LOSSES, retinanet_loss
 from zoo.ops.anchors import AnchorGenerator
 from zoo.ops.boxes import BoxCoder, clip_boxes
+from zoo.ops.matching import Matcher, assign_targets
 from zoo.ops.nms import batched_non_max_suppression
 from zoo.models.common import backbone_features, dense_input, resolve_classes
 from zoo.registry import get_entry, register
@@ -179,6 +181,55 @@ def retinanet(weights: str | None = None, input_tensor=None,
     return apply_weights(model, name, weights, classes=classes)
 
 
+LETTERBOX_FILL = 114.0   # YOLOv5's grey border, as `training.augment_boxes.Letterbox`
+
+
+def _decode_core(logits, deltas, anchors, score_threshold, iou_threshold, *, candidates: int,
+                 max_detections: int, coder: BoxCoder, height: int, width: int):
+    """The tensor part of `decode_predictions` (compiled by `_compiled_decoder`)."""
+    batch, _, num_classes = ops.shape(logits)
+    scores = ops.reshape(ops.sigmoid(logits), (batch, -1))          # (B, N * K)
+    top = min(int(candidates), int(ops.shape(scores)[1]))
+    top_scores, flat = ops.top_k(scores, top)
+    anchor_idx, labels = flat // num_classes, flat % num_classes
+    boxes = coder.decode(ops.take_along_axis(deltas, anchor_idx[..., None], axis=1),
+                         ops.take(anchors, anchor_idx, axis=0))
+    boxes = clip_boxes(boxes, height, width)
+    keep, count = batched_non_max_suppression(boxes, top_scores, labels, iou_threshold,
+                                              score_threshold, max_detections)
+    return keep, count, boxes, top_scores, labels
+
+
+_DECODERS: dict = {}
+
+
+def _compiled_decoder(**static):
+    """`_decode_core` compiled once per backend and static settings: ``jax.jit`` on JAX,
+    ``tf.function(jit_compile=True)`` on TensorFlow, eager on PyTorch. The thresholds are
+    traced arguments, so a demo's sliders re-run it without recompiling. (Eager NMS is a Python
+    loop of ``max_detections`` rounds, ~25 ms each on TensorFlow: 2.5 s an image.)"""
+    backend = keras.backend.backend()
+    # a coder by its settings, not its identity: a new BoxCoder() must not compile again
+    key = (backend, tuple(sorted((k, repr(v.get_config() if hasattr(v, "get_config") else v))
+                                 for k, v in static.items())))
+    if key not in _DECODERS:
+        def fn(logits, deltas, anchors, score_threshold, iou_threshold):
+            return _decode_core(logits, deltas, anchors, score_threshold, iou_threshold,
+                                **static)
+        if backend == "jax":
+            import jax
+
+            fn = jax.jit(fn)
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            # one trace per input shape (reduce_retracing would make the sizes unknown, and
+            # top_k needs them)
+            fn = tf.function(fn, jit_compile=True)
+        _DECODERS[key] = fn
+    return _DECODERS[key]
+
+
 def decode_predictions(outputs, image_size, *, anchor_generator: AnchorGenerator | None = None,
                        score_threshold: float = 0.05, iou_threshold: float = 0.5,
                        max_detections: int = 100, candidates: int = 1000,
@@ -189,16 +240,26 @@ def decode_predictions(outputs, image_size, *, anchor_generator: AnchorGenerator
     sigmoid scores, the best ``candidates`` (anchor, class) pairs above ``score_threshold``,
     `BoxCoder` decoding, clipping to the image, per-class NMS at ``iou_threshold``, the best
     ``max_detections`` kept. (torchvision picks the candidates per level; here over all levels.)
+    The work runs compiled (`_compiled_decoder`); the thresholds do not trigger a recompile.
 
     Args:
         outputs: the model's ``{"cls_logits", "bbox_regression"}`` (backend tensors or NumPy).
         image_size: ``(height, width)`` of the model's input.
-        anchor_generator: the model's (default: RetinaNet's).
+        anchor_generator: the model's (``model.anchor_generator``; default: RetinaNet's).
 
     Returns:
         ``{"boxes": (B, D, 4), "scores": (B, D), "classes": (B, D), "num_detections": (B,)}``
         NumPy, padded to ``D = max_detections`` (score 0, class -1 in the padding).
     """
+    for name, value in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value <= 1:
+            raise ValueError(f"decode_predictions: `{name}` must be a number in [0, 1]. "
+                             f"Received: {value!r}")
+    if isinstance(max_detections, bool) or not isinstance(max_detections, int) \
+            or max_detections < 1:
+        raise ValueError("decode_predictions: `max_detections` must be an integer >= 1. "
+                         f"Received: {max_detections!r}")
     anchor_generator = anchor_generator or AnchorGenerator()
     coder = coder or BoxCoder()
     logits = ops.convert_to_tensor(outputs["cls_logits"], "float32")
@@ -209,16 +270,13 @@ def decode_predictions(outputs, image_size, *, anchor_generator: AnchorGenerator
         raise ValueError(f"decode_predictions: the outputs have {ops.shape(logits)[1]} anchors, "
                          f"but a {height}x{width} image has {anchors.shape[0]}: pass the "
                          "image_size the model was called with and its anchor_generator.")
-    batch, _, num_classes = ops.shape(logits)
-    scores = ops.reshape(ops.sigmoid(logits), (batch, -1))          # (B, N * K)
-    top = min(int(candidates), int(ops.shape(scores)[1]))
-    top_scores, flat = ops.top_k(scores, top)
-    anchor_idx, labels = flat // num_classes, flat % num_classes
-    boxes = coder.decode(ops.take_along_axis(deltas, anchor_idx[..., None], axis=1),
-                         ops.take(ops.convert_to_tensor(anchors), anchor_idx, axis=0))
-    boxes = clip_boxes(boxes, height, width)
-    keep, count = batched_non_max_suppression(boxes, top_scores, labels, iou_threshold,
-                                              score_threshold, max_detections)
+    batch = int(ops.shape(logits)[0])
+    decoder = _compiled_decoder(candidates=int(candidates), max_detections=max_detections,
+                                coder=coder, height=height, width=width)
+    keep, count, boxes, top_scores, labels = decoder(
+        logits, deltas, ops.convert_to_tensor(anchors, "float32"),
+        ops.convert_to_tensor(float(score_threshold), "float32"),
+        ops.convert_to_tensor(float(iou_threshold), "float32"))
     keep_np, count_np = ops.convert_to_numpy(keep), ops.convert_to_numpy(count)
     boxes_np, scores_np = ops.convert_to_numpy(boxes), ops.convert_to_numpy(top_scores)
     labels_np = ops.convert_to_numpy(labels)
@@ -232,3 +290,188 @@ def decode_predictions(outputs, image_size, *, anchor_generator: AnchorGenerator
         out_classes[b, : len(idx)] = labels_np[b, idx]
     return {"boxes": out_boxes, "scores": out_scores, "classes": out_classes,
             "num_detections": count_np.astype("int32")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Images in, boxes out: the letterbox the shipped weights were trained with
+# ---------------------------------------------------------------------------------------------
+
+def letterbox_transform(image_size, input_size) -> tuple[float, float, float, float]:
+    """``(sx, sy, left, top)`` of the letterbox from an image to the model input: a pixel
+    ``(x, y)`` lands at ``((x + left) sx, (y + top) sy)``. The image is padded to the input's
+    aspect ratio in whole pixels (centred, the extra row or column at the end), then resized:
+    Keras' ``ops.image.resize(pad_to_aspect_ratio=True)``, the resize of the training letterbox
+    (`training.augment_boxes.Letterbox`)."""
+    in_h, in_w = float(image_size[0]), float(image_size[1])
+    height, width = float(input_size[0]), float(input_size[1])
+    pad_h = max(in_h, math.floor(in_w * height / width))
+    pad_w = max(in_w, math.floor(in_h * width / height))
+    top, left = math.floor((pad_h - in_h) / 2), math.floor((pad_w - in_w) / 2)
+    return width / (in_w + 2 * left), height / (in_h + 2 * top), float(left), float(top)
+
+
+def letterbox_image(image, input_size, fill_value: float = LETTERBOX_FILL) -> np.ndarray:
+    """One ``(H, W, 3)`` image (0..255) -> float32 ``input_size + (3,)`` in 0..255, letterboxed
+    as `letterbox_transform` says (bilinear)."""
+    image = np.asarray(image, "float32")
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"Expected an RGB image (height, width, 3). Received shape "
+                         f"{image.shape}.")
+    out = ops.image.resize(image, tuple(int(s) for s in input_size), interpolation="bilinear",
+                           pad_to_aspect_ratio=True, fill_mode="constant",
+                           fill_value=fill_value)
+    return np.asarray(ops.convert_to_numpy(out), "float32")
+
+
+def boxes_to_image(boxes, transform) -> np.ndarray:
+    """Boxes in model-input pixels -> the original image's pixels (inverse letterbox)."""
+    sx, sy, left, top = transform
+    boxes = np.asarray(boxes, "float32").copy()
+    boxes[..., 0::2] = boxes[..., 0::2] / sx - left
+    boxes[..., 1::2] = boxes[..., 1::2] / sy - top
+    return boxes
+
+
+def model_input_size(model: keras.Model, input_size=None) -> tuple[int, int]:
+    """The ``(height, width)`` a detector runs at: ``input_size`` or its static input shape."""
+    if input_size is None:
+        shape = model.input_shape
+        if isinstance(shape, list):
+            shape = shape[0]
+        if shape[1] is None or shape[2] is None:
+            raise ValueError(f"{model.name} has no fixed input size: pass input_size=(height, "
+                             "width), both divisible by 32.")
+        input_size = shape[1:3]
+    height, width = int(input_size[0]), int(input_size[1])
+    if height % 32 or width % 32 or height < 32 or width < 32:
+        raise ValueError(f"input_size must be (height, width), both multiples of 32 (the C5 "
+                         f"stride). Received: {input_size!r}")
+    return height, width
+
+
+def predict_boxes(model: keras.Model, images, *, input_size=None,
+                  score_threshold: float = 0.05, iou_threshold: float = 0.5,
+                  max_detections: int = 100, batch_size: int = 8,
+                  anchor_generator: AnchorGenerator | None = None) -> list[dict[str, np.ndarray]]:
+    """Detections for images of any size, in each image's own pixels.
+
+    Each image (``(H, W, 3)`` RGB, 0..255) is letterboxed to the model's input size, scaled to
+    [0, 1] (the ``"unit"`` preprocessing of the zoo's detection weights), run through the
+    network, decoded (`decode_predictions`) and its boxes mapped back (`boxes_to_image`).
+
+    Args:
+        model: a RetinaNet (raw outputs), e.g. ``zoo.load("retinanet", weights="bccd")``.
+        images: a list of arrays (sizes may differ) or one ``(N, H, W, 3)`` array.
+        input_size: the model's ``(height, width)``; default its static input shape.
+        anchor_generator: default ``model.anchor_generator`` (set by the builder).
+
+    Returns:
+        One dict per image: ``{"boxes": (D, 4) xyxy, "scores": (D,), "labels": (D,) int32}``,
+        best first, only the ``D`` kept detections.
+
+    Example:
+        >>> model = zoo.load("retinanet", weights="bccd")             # doctest: +SKIP
+        >>> found = predict_boxes(model, [image], score_threshold=0.3)  # doctest: +SKIP
+        >>> found[0]["boxes"].shape                                      # doctest: +SKIP
+        (27, 4)
+    """
+    height, width = model_input_size(model, input_size)
+    anchor_generator = anchor_generator or getattr(model, "anchor_generator", None)
+    images = list(images)
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        x = np.stack([letterbox_image(im, (height, width)) for im in chunk]) / 255.0
+        outputs = model(x, training=False)
+        found = decode_predictions(outputs, (height, width), anchor_generator=anchor_generator,
+                                   score_threshold=score_threshold, iou_threshold=iou_threshold,
+                                   max_detections=max_detections)
+        for b, image in enumerate(chunk):
+            n = int(found["num_detections"][b])
+            transform = letterbox_transform(np.shape(image)[:2], (height, width))
+            boxes = boxes_to_image(found["boxes"][b, :n], transform)
+            h, w = np.shape(image)[:2]
+            boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+            boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+            results.append({"boxes": boxes, "scores": found["scores"][b, :n],
+                            "labels": found["classes"][b, :n]})
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: targets are assigned inside the train step
+# ---------------------------------------------------------------------------------------------
+
+class RetinaNetTrainer(keras.Model):
+    """A RetinaNet wrapped for ``fit`` on images and padded ground-truth boxes.
+
+    ``fit(x, y)`` with ``x`` images ``(B, H, W, 3)`` as the detector takes them and ``y`` =
+    ``{"boxes": (B, M, 4) xyxy pixels of x, "labels": (B, M) int, -1 = padding}`` (the Keras
+    detection dict's ``bounding_boxes``). The train step matches anchors to boxes
+    (`assign_targets`: IoU >= 0.5 positive, < 0.4 background, between ignored, each box's best
+    anchor kept), then applies `retinanet_loss` (focal loss over the non-ignored anchors + the
+    box loss over the positives, both divided by the positive count). Matching runs in
+    ``keras.ops`` inside the compiled step, on every backend, so a NumPy ``PyDataset`` feeds it
+    as well as ``tf.data`` (keras-hub's RetinaNet does the same in ``compute_loss``).
+
+    The trainer holds no variables of its own: the detector's weights are its weights, and
+    ``trainer.detector`` is what ships.
+
+    Args:
+        detector: a `retinanet` model (raw outputs).
+        anchor_generator: default ``detector.anchor_generator``.
+        alpha, gamma: the focal loss's (0.25, 2).
+        box_loss: ``"smooth_l1"`` (on deltas, beta 1/9) or ``"giou"``.
+        box_weight: the box loss's weight in the sum (1).
+        matcher: default ``Matcher(0.5, 0.4, allow_low_quality_matches=True)``.
+
+    Example:
+        >>> detector = retinanet(backbone="resnet18", classes=3, input_shape=(128, 128, 3))
+        >>> trainer = RetinaNetTrainer(detector)
+        >>> trainer.compile(optimizer="adam")
+        >>> trainer.fit(images, {"boxes": boxes, "labels": labels})   # doctest: +SKIP
+    """
+
+    def __init__(self, detector: keras.Model, anchor_generator: AnchorGenerator | None = None, *,
+                 alpha: float = 0.25, gamma: float = 2.0, box_loss: str = "smooth_l1",
+                 box_weight: float = 1.0, matcher: Matcher | None = None, **kwargs):
+        super().__init__(name=kwargs.pop("name", f"{detector.name}_trainer"), **kwargs)
+        if box_loss not in BOX_LOSSES:
+            raise ValueError(f"`box_loss` must be one of {BOX_LOSSES}. Received: {box_loss!r}")
+        self.detector = detector
+        self.anchor_generator = (anchor_generator or getattr(detector, "anchor_generator", None)
+                                 or AnchorGenerator())
+        self.alpha, self.gamma, self.box_loss = float(alpha), float(gamma), box_loss
+        self.box_weight = float(box_weight)
+        self.matcher = matcher or Matcher(0.5, 0.4, allow_low_quality_matches=True)
+        self.coder = BoxCoder()
+        self._anchors: dict[tuple[int, int], np.ndarray] = {}
+        self.built = detector.built   # its variables are the detector's (a functional model)
+
+    def call(self, images, training=None):
+        return self.detector(images, training=training)
+
+    def anchors(self, image_size) -> np.ndarray:
+        """The ``(N, 4)`` anchors of an input size (cached)."""
+        key = (int(image_size[0]), int(image_size[1]))
+        if key not in self._anchors:
+            self._anchors[key] = self.anchor_generator(key).astype("float32")
+        return self._anchors[key]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not isinstance(y, dict) or "boxes" not in y or "labels" not in y:
+            raise ValueError("RetinaNetTrainer: the targets must be {'boxes': (B, M, 4), "
+                             f"'labels': (B, M)}} padded with label -1. Received: {type(y)}")
+        height, width = ops.shape(x)[1], ops.shape(x)[2]
+        if height is None or width is None:
+            raise ValueError("RetinaNetTrainer: the image size must be static (batches of "
+                             "one size) to place the anchors.")
+        anchors = ops.convert_to_tensor(self.anchors((height, width)))
+        class_targets, box_targets, _ = assign_targets(anchors, y["boxes"], y["labels"],
+                                                       self.matcher, self.coder)
+        cls, box = retinanet_loss(class_targets, box_targets,
+                                  ops.cast(y_pred["cls_logits"], "float32"),
+                                  ops.cast(y_pred["bbox_regression"], "float32"),
+                                  anchors=anchors, alpha=self.alpha, gamma=self.gamma,
+                                  box_loss=self.box_loss, coder=self.coder)
+        return cls + self.box_weight * box
