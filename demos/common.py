@@ -12,6 +12,7 @@
   so the function, not Gradio, decodes the image and can say what is wrong with it.
 - `echo` quotes a user's value in a message, cut to `ECHO_LIMIT` characters;
   `plain_choices` makes a menu refuse an unknown value that way (Gradio quotes it whole),
+  `plain_number` a slider refuse NaN, text or a number beyond its ends (`check_number`),
   and `short_error_payload` cuts whatever else a client would be sent back whole.
 - `get_model` loads a weight tag (``"lenet5.mnist"``) once per process, shared by all
   requests, with its record and a compiled ``model(x, training=False)`` function
@@ -521,6 +522,40 @@ def plain_choices(component: Any, what: str) -> Any:
     return component
 
 
+def check_number(value: Any, what: str, low: float, high: float) -> float:
+    """``value`` as a float in ``[low, high]``, else a plain `gr.Error` naming ``what``.
+
+    A slider's value can arrive through the API as anything JSON holds: a string, null,
+    NaN or a number beyond the slider's ends.
+
+    Example:
+        >>> check_number("0.25", "Score threshold", 0.05, 0.95)
+        0.25
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = float("nan")
+    if not low <= number <= high:     # NaN fails this too
+        raise _error(f"{what} must be a number from {low:g} to {high:g}. Received "
+                     f"{echo(value)}.")
+    return number
+
+
+def plain_number(component: Any, what: str) -> Any:
+    """``component`` (a `gr.Slider` or `gr.Number` with both ends set) refusing a value that
+    is not a number between its ends with `check_number`'s message (Gradio's own check
+    lets NaN through and fails on a string with Python's comparison error). Wrapped on the
+    instance like `plain_choices`; returns the component."""
+    original = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        return original(check_number(payload, what, component.minimum, component.maximum))
+
+    component.preprocess = preprocess
+    return component
+
+
 def center_crop(image: np.ndarray, aspect: float) -> np.ndarray:
     """The largest centred crop with ``width / height == aspect``."""
     h, w = image.shape[:2]
@@ -601,6 +636,20 @@ def model_choices(models: Mapping[str, Any]) -> list[tuple[str, str]]:
     order; a tab's ``MODELS`` maps a tag to its menu text, or to an object with a ``title``."""
     return [(value if isinstance(value, str) else value.title, key)
             for key, value in models.items() if available(key)]
+
+
+def model_menu(models: Mapping[str, Any], elem_id: str, task: str | None = None
+               ) -> tuple[gr.Dropdown, list[tuple[str, str]]]:
+    """A tab's "Model" menu, built where it is called (inside the tab's ``gr.Blocks``): the
+    ``models`` whose weights are here (`model_choices`), the first one chosen, any other value
+    refused plainly (`plain_choices`). With none here and a ``task`` ("depth"), a line above
+    it says "No depth weights are on this machine yet." Returns the menu and its choices."""
+    choices = model_choices(models)
+    if task and not choices:
+        gr.Markdown(f"No {task} weights are on this machine yet.")
+    menu = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
+                       elem_id=elem_id)
+    return plain_choices(menu, "model"), choices
 
 
 def check_model(key: str, models: Mapping[str, Any], task: str) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from demos.common import (EXAMPLES, ImageInput, center_crop, check_model, get_model, launch,
-                          load_image, model_choices, model_input, plain_choices)
+                          load_image, model_input, model_menu)
 from zoo.visualize import colorize_depth, depth_colorbar, depth_range, side_by_side
 
 MODELS: dict[str, str] = {
@@ -71,14 +71,10 @@ def estimate_depth(image: Any, model_key: str = "eigen_depth.scenes") -> tuple[n
 
 def build() -> gr.Blocks:
     """The Depth tab."""
-    choices = model_choices(MODELS)
     with gr.Blocks(title="zoo: depth", analytics_enabled=False) as demo:
-        if not choices:
-            gr.Markdown("No depth weights are on this machine yet.")
         gr.Markdown("Monocular depth: one photo in, distance from the camera out, in metres. "
                     + NOTE)
-        model = plain_choices(gr.Dropdown(choices, value=choices[0][1] if choices else None,
-                                          label="Model", elem_id="depth-model"), "model")
+        model, choices = model_menu(MODELS, "depth-model", "depth")
         with gr.Row():
             image = ImageInput(label="Photo", elem_id="depth-image", height=260)
             with gr.Column(scale=2):

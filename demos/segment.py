@@ -25,7 +25,7 @@ import gradio as gr
 import numpy as np
 
 from demos.common import (EXAMPLES, ISBI_NOTE, ImageInput, check_model, get_model, launch,
-                          load_image, model_choices, model_input, plain_choices)
+                          load_image, model_input, model_menu)
 from zoo.visualize import class_areas
 
 
@@ -91,17 +91,13 @@ def segment(image: Any, model_key: str = "unet.membrane"
 
 def build() -> gr.Blocks:
     """The Segment tab."""
-    choices = model_choices(MODELS)
     colors: dict[str, str] = {}
     for cfg in MODELS.values():
         colors.update(cfg.colors)
     with gr.Blocks(title="zoo: segment", analytics_enabled=False) as demo:
-        if not choices:
-            gr.Markdown("No segmentation weights are on this machine yet.")
         gr.Markdown(f"Every pixel gets a class; the mask is drawn over the image and the "
                     f"share of each class is listed. {ISBI_NOTE}")
-        model = plain_choices(gr.Dropdown(choices, value=choices[0][1] if choices else None,
-                                          label="Model", elem_id="segment-model"), "model")
+        model, choices = model_menu(MODELS, "segment-model", "segmentation")
         with gr.Row():
             image = ImageInput(label="Image (grey EM slice)", elem_id="segment-image",
                                height=320)

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from demos.common import (EXAMPLES, ImageInput, check_model, get_model, get_submodel, launch,
-                          load_image, model_choices, model_input, plain_choices)
+                          load_image, model_input, model_menu)
 from zoo.embeddings import default_threshold, embedding_model
 
 MODELS: dict[str, str] = {
@@ -243,14 +243,12 @@ def verify(image_a: Any, image_b: Any, model_key: str = "facenet.att_faces"
 
 def build() -> gr.Blocks:
     """The Verify tab."""
-    choices = model_choices(MODELS)
     with gr.Blocks(title="zoo: verify", analytics_enabled=False) as demo:
         gr.Markdown("Two images in: are they the same identity? One network embeds both; "
                     "the pair is *same* when the distance is at most the threshold stored "
                     "with the weights. AT&T faces: Olivetti Research Laboratory (Samaria and "
                     "Harter 1994), used with credit.")
-        model = plain_choices(gr.Dropdown(choices, value=choices[0][1] if choices else None,
-                                          label="Model", elem_id="verify-model"), "model")
+        model, choices = model_menu(MODELS, "verify-model")
         with gr.Row():
             image_a = ImageInput(label="Image A", elem_id="verify-a", height=224)
             image_b = ImageInput(label="Image B", elem_id="verify-b", height=224)
