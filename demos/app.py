@@ -1,7 +1,7 @@
 """The zoo's demo app: every task's tab in one Gradio page.
 
 A tab is one module in ``demos/`` with a ``build() -> gr.Blocks`` function and one line in
-`TABS`; Detect, when it arrives, is ``("Detect", "demos.detect")``. Models load on first
+`TABS` (each also serves alone: ``python -m demos.<module>``). Models load on first
 use and are shared by every request (`demos.common.get_model`); Gradio's queue runs at most
 `demos.common.CONCURRENCY` events at once.
 
@@ -24,6 +24,7 @@ TABS: list[tuple[str, str]] = [
     ("Classify", "demos.classify"),
     ("Verify", "demos.verify"),
     ("Segment", "demos.segment"),
+    ("Detect", "demos.detect"),
     ("Depth", "demos.depth"),
     ("Look inside", "demos.inside"),
 ]
@@ -35,7 +36,8 @@ button. Source, weights and training recipes: the zoo repository."""
 
 FOOTER = """Data credits: MNIST (Y. LeCun and C. Cortes, CC BY-SA 3.0); CIFAR-10 (Krizhevsky
 2009); AT&T faces (Olivetti Research Laboratory, Samaria and Harter 1994, used with credit);
-ISBI 2012 EM (Cardona et al. 2010; the U-Net weights are for non-commercial research only).
+ISBI 2012 EM (Cardona et al. 2010; the U-Net weights are for non-commercial research only);
+BCCD blood cells (Shenggan/BCCD_Dataset, MIT licence).
 Depth scenes and the EM example are synthetic, made in `demos/examples/make_examples.py`."""
 
 

@@ -38,14 +38,41 @@ def test_report_table_lists_endpoints_ratios_to_the_floor_and_skips():
 
 
 def test_every_benchmarked_endpoint_uses_a_shipped_example():
+    """A shipped example, or a copy of one with new pixels (`bench._new_pixels`)."""
+    shipped = {path.stem for path in bench.EXAMPLES.rglob("*") if path.is_file()}
     for name, (api_name, make_args) in bench.ENDPOINTS.items():
         assert api_name.startswith("/")
         args = make_args()
         files = [a for a in args if isinstance(a, dict) and "path" in a]
         files += [a["composite"] for a in args if isinstance(a, dict) and "composite" in a]
         assert files, name
-        assert all(bench.EXAMPLES in Path(f["path"]).parents
-                   for f in files)
+        for f in files:
+            path = Path(f["path"])
+            assert path.is_file() and (bench.EXAMPLES in path.parents or (
+                path.parent == bench._copies_folder()
+                and path.stem.rsplit("_", 1)[0] in shipped)), (name, path)
+
+
+def test_every_tab_has_a_benchmarked_endpoint():
+    from demos import app
+
+    benched = {api_name for api_name, _ in bench.ENDPOINTS.values()}
+    for title, module in app.tab_modules():
+        public = {f"/{fn.api_name}" for fn in module.build().fns.values()
+                  if fn.api_name and fn.api_visibility == "public"}
+        assert public & benched, f"the {title} tab has no endpoint in demos.bench.ENDPOINTS"
+    assert {"detect_640x480", "detect_thresholds"} <= set(bench.ENDPOINTS)
+
+
+def test_new_pixels_makes_a_new_image_of_the_same_example_each_time():
+    from PIL import Image
+
+    first, second = (np.asarray(Image.open(bench._new_pixels(bench.BLOOD)["path"]))
+                     for _ in range(2))
+    example = np.asarray(Image.open(bench.EXAMPLES / bench.BLOOD).convert("RGB"))
+    assert first.shape == second.shape == example.shape == (480, 640, 3)
+    assert not np.array_equal(first, second)                      # a new upload for the tab
+    np.testing.assert_array_equal(first[2:], example[2:])         # the same picture otherwise
 
 
 def test_command_line_defaults_and_flags(monkeypatch):

@@ -173,6 +173,29 @@ def test_depth_of_a_rendered_room(page, tmp_path):
     screenshot(page, tmp_path, "depth")
 
 
+def test_detect_boxes_table_and_a_slider(page, tmp_path, forward_passes):
+    """Boxes, table and NMS picture for a BCCD example; moving the score slider decodes the
+    kept outputs again (no second forward pass) and the summary follows the slider."""
+    run_example(page, "Detect", "detect", EXAMPLES / "bccd" / "JPEGImages" /
+                "BloodImage_00057.jpg", "detect-summary", "NMS kept")
+    shown_image(page, "detect-nms")
+    expect_text(page, "detect-table", "x1")
+    words = page.locator("#detect-table").inner_text().split()
+    first = words[words.index("y2") + 1:][:2]                     # the best box: class, score
+    if "No detections" not in page.locator("#detect-summary").inner_text():
+        assert first[0] in ("RBC", "WBC", "Platelets") and 0.3 <= float(first[1]) <= 1
+    screenshot(page, tmp_path, "detect")
+
+    page.locator("#detect-score").scroll_into_view_if_needed()
+    slider = page.locator("#detect-score input[type=range]").bounding_box()
+    page.mouse.click(slider["x"] + 0.85 * slider["width"], slider["y"] + slider["height"] / 2)
+    value = float(page.locator("#detect-score input[type=number]").input_value())
+    assert value > 0.5
+    expect_text(page, "detect-summary", f"score >= {value:.2f}")
+    shown_image(page, "detect-output")
+    assert forward_passes == [1]                                  # the slider: decoding only
+
+
 def test_look_inside_feature_maps_and_convolution(page, tmp_path):
     open_tab(page, "Look inside")
     page.locator("#inside-model input").click()

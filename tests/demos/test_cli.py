@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY_POINTS = ["demos", "demos.classify", "demos.verify", "demos.segment", "demos.depth",
-                "demos.inside", "demos.bench"]
+ENTRY_POINTS = ["demos", "demos.classify", "demos.verify", "demos.segment", "demos.detect",
+                "demos.depth", "demos.inside", "demos.bench"]
 HEAVY = ["gradio", "keras", "tensorflow", "jax", "torch", "zoo", "matplotlib"]
 
 # Runs each entry point as ``python -m <name> <flags>`` would (runpy, as __main__), then

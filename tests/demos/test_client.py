@@ -59,6 +59,15 @@ def test_segment_endpoint(client):
     assert areas["label"] == "cell"
 
 
+def test_detect_endpoint(client, detector):
+    picture, table, summary, nms = client.predict(
+        ex("bccd/JPEGImages/BloodImage_00057.jpg"), detector, 0.3, 0.5, api_name="/detect")
+    assert _not_blank(picture).shape == (480, 640, 3) and _not_blank(nms).shape[1] > 640
+    assert table["headers"] == ["class", "score", "x1", "y1", "x2", "y2"]
+    count = len(table["data"])
+    assert f"**{count} detections**" in summary if count else "No detections" in summary
+
+
 @pytest.mark.skipif(not common.available("eigen_depth.scenes"),
                     reason="no eigen_depth.scenes weights")
 def test_depth_endpoint(client):

@@ -88,6 +88,55 @@ def test_a_kernel_whose_output_overflows_float32_is_refused_not_drawn_black():
     assert "inf" not in caption and picture.std() > 10             # large but finite: drawn
 
 
+# --- slider values through the API: NaN, text, beyond the ends ---------------------------------
+
+BLOOD = EXAMPLES / "bccd" / "JPEGImages" / "BloodImage_00011.jpg"
+
+
+def _call(app_url: str, api_name: str, data: list) -> str:
+    """One call of the served app as any HTTP client may send it (NaN and Infinity included,
+    which gradio_client and httpx refuse to encode): the file uploaded, then the call's event
+    stream as text."""
+    import json
+
+    import httpx
+
+    api = app_url.rstrip("/") + "/gradio_api"
+    with httpx.Client(timeout=120) as http:
+        with BLOOD.open("rb") as handle:
+            uploaded = http.post(f"{api}/upload", files=[("files", (BLOOD.name, handle))])
+        image = {"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}
+        body = json.dumps({"data": [image, *data]})                # allow_nan: NaN, Infinity
+        event = http.post(f"{api}/call/{api_name}", content=body,
+                          headers={"content-type": "application/json"}).json()
+        return http.get(f"{api}/call/{api_name}/{event['event_id']}").text
+
+
+@pytest.mark.parametrize("score, iou, words", [
+    (1.5, 0.5, "The score threshold must be a number from 0.05 to 0.95. Received 1.5."),
+    (float("nan"), 0.5, "The score threshold must be a number from 0.05 to 0.95. Received nan."),
+    ("half", 0.5, "The score threshold must be a number from 0.05 to 0.95. Received 'half'."),
+    (0.5, -1, "The IoU threshold must be a number from 0.1 to 0.9. Received -1."),
+    (0.5, float("inf"), "The IoU threshold must be a number from 0.1 to 0.9. Received inf."),
+    (0.5, None, "The IoU threshold must be a number from 0.1 to 0.9. Received None."),
+], ids=["score_above", "score_nan", "score_text", "iou_below", "iou_inf", "iou_null"])
+def test_the_served_app_refuses_nonsense_thresholds_plainly(app_url, detector, score, iou,
+                                                            words):
+    """Gradio's own slider check lets NaN through and fails on text with Python's "'<' not
+    supported between instances of 'str' and 'float'"; `common.plain_number` says what is
+    wrong."""
+    stream = _call(app_url, "detect", [detector, score, iou])
+    assert "event: error" in stream and words in stream, stream[:300]
+
+
+def test_check_number_refuses_what_a_slider_cannot_hold():
+    assert common.check_number(0.3, "x", 0, 1) == 0.3 and common.check_number("1", "x", 0, 1) == 1
+    for bad in (float("nan"), "1e999", [0.5], {}, None, 2, -0.01, "z" * MEGA):
+        with pytest.raises(gr.Error, match="x must be a number from 0 to 1") as info:
+            common.check_number(bad, "x", 0, 1)
+        assert len(info.value.message) < 200
+
+
 # --- a user's value quoted back is cut ----------------------------------------------------------
 
 def test_echo_cuts_long_values():
