@@ -406,3 +406,21 @@ def test_prediction_grid_layout_titles_and_file(tmp_path):
 def test_prediction_grid_rejects_bad_input(rows, titles, match):
     with pytest.raises(ValueError, match=match):
         prediction_grid(rows, titles)
+
+
+def test_draw_boxes_outlines_in_class_colours_and_labels_above():
+    from zoo.visualize import BOX_COLORS, draw_boxes
+
+    image = np.full((60, 80, 3), 255, np.uint8)
+    out = draw_boxes(image, [[10, 30, 40, 50], [50, 5, 70, 25]], [0, 2], [0.9, 0.5],
+                     class_names=["a", "b", "c"], width=1)
+    assert out.shape == (60, 80, 3) and image.min() == 255          # a copy
+    assert out[50, 25].tolist() == BOX_COLORS[0].tolist()           # bottom edge of box 0
+    assert out[15, 70].tolist() == BOX_COLORS[2].tolist()           # right edge of box 1
+    assert out[40, 25].tolist() == [255, 255, 255]                  # inside stays
+    assert (out[:30, 10:40] != 255).any()                           # the label sits above
+    dashed = draw_boxes(image, [[10, 30, 40, 50]], dashed=True, width=1)
+    row = dashed[30, 10:41]
+    assert (row == 255).all(axis=1).any() and (row != 255).any(axis=1).any()   # gaps and ink
+    with pytest.raises(ValueError, match="2 boxes need as many labels"):
+        draw_boxes(image, [[0, 0, 1, 1], [0, 0, 2, 2]], [0])

@@ -122,7 +122,8 @@ def resolve_classes(name: str, classes: Any, num_classes: Any = None, *,
     return classes
 
 
-def backbone_features(backbone, image, backbone_weights, freeze: bool):
+def backbone_features(backbone, image, backbone_weights, freeze: bool,
+                      backbone_args: dict | None = None):
     """Runs a zoo classifier (headless) on ``image``; returns its ``{level: tensor}`` taps
     (the registry's ``feature_layers``, ``"P3"`` -> 3) and the encoder. U-Net's and the
     detectors' encoders."""
@@ -133,7 +134,12 @@ def backbone_features(backbone, image, backbone_weights, freeze: bool):
     if entry.task != "classification" or not entry.feature_layers:
         raise ValueError(f"`backbone` must be a zoo classifier with feature layers (e.g. "
                          f"'resnet34', 'vgg16', 'mobilenet'). Received: {backbone!r}")
-    encoder = entry.builder(include_top=False, weights=backbone_weights, input_tensor=image)
+    try:
+        encoder = entry.builder(include_top=False, weights=backbone_weights, input_tensor=image,
+                                **(backbone_args or {}))
+    except TypeError as e:   # an argument the backbone's builder does not take
+        raise ValueError(f"`backbone_args` {backbone_args!r} do not fit {backbone!r}: {e}") \
+            from e
     encoder.trainable = not freeze
     taps = {int(level[1:]): encoder.get_layer(layer).output
             for level, layer in entry.feature_layers.items()}

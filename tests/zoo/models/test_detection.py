@@ -181,3 +181,11 @@ def test_trainer_loss_is_retinanet_loss_of_assigned_targets():
         trainer.compute_loss(x, y["boxes"], pred)
     with pytest.raises(ValueError, match="box_loss"):
         RetinaNetTrainer(detector, box_loss="l2")
+
+
+def test_backbone_args_reach_the_backbone():
+    half = small(backbone="mobilenet", backbone_args={"alpha": 0.5})
+    full = small(backbone="mobilenet")
+    assert half.count_params() < full.count_params()
+    with pytest.raises(ValueError, match="backbone_args"):
+        small(backbone_args={"alpha": 0.5})      # ResNet-18 has no width multiplier

@@ -97,7 +97,7 @@ def _subnet(outputs_per_anchor: int, anchors: int, filters: int, convs: int, bia
 def retinanet(weights: str | None = None, input_tensor=None,
               input_shape: tuple[int | None, int | None, int] | None = None, classes: int = 80,
               backbone: str = "resnet50", backbone_weights: str | None = None,
-              freeze_backbone: bool = False, fpn_filters: int = 256, head_filters: int = 256,
+              freeze_backbone: bool = False, backbone_args: dict | None = None, fpn_filters: int = 256, head_filters: int = 256,
               head_convs: int = 4, min_level: int = 3, max_level: int = 7,
               aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0),
               scales: tuple[float, ...] = (1.0, 2 ** (1 / 3), 2 ** (2 / 3)),
@@ -117,6 +117,8 @@ def retinanet(weights: str | None = None, input_tensor=None,
         backbone: a zoo classifier whose ``feature_layers`` have P3, P4 and P5.
         backbone_weights: the backbone's weights (``"imagenet"``, a tag, a path or None).
         freeze_backbone: make the backbone non-trainable.
+        backbone_args: more arguments of the backbone's builder (``{"alpha": 0.5}``: a
+            MobileNet at half width).
         fpn_filters, head_filters: widths of the pyramid and the subnets (256 in the paper;
             small values make CPU variants).
         head_convs: convolutions per subnet before the predictor (4).
@@ -155,10 +157,12 @@ def retinanet(weights: str | None = None, input_tensor=None,
     anchors = AnchorGenerator(min_level, max_level, anchor_size, aspect_ratios, scales)
     check_weights_arg(name, weights, classes=classes, backbone=backbone,
                       fpn_filters=fpn_filters, head_filters=head_filters,
-                      head_convs=head_convs, max_level=max_level)
+                      head_convs=head_convs, max_level=max_level,
+                      backbone_args=backbone_args or {})
     inputs, image = dense_input(name, input_shape=input_shape, input_tensor=input_tensor,
                                 default_shape=(None, None, 3), divisor=32)
-    taps, _ = backbone_features(backbone, image, backbone_weights, freeze_backbone)
+    taps, _ = backbone_features(backbone, image, backbone_weights, freeze_backbone,
+                                backbone_args)
     pyramid = feature_pyramid(taps, fpn_filters, max_level)
     k = anchors.anchors_per_location
     prior = keras.initializers.Constant(-math.log((1 - PRIOR_PROBABILITY) / PRIOR_PROBABILITY))
