@@ -38,9 +38,9 @@ from PIL import Image, ImageDraw
 
 from demos.common import (EXAMPLES, MAX_SIDE, ImageInput, Loaded, check_model, check_number,
                           get_model, launch, load_image, model_menu, open_image, plain_number)
-from zoo.models.detection.retinanet import (boxes_to_image, decode_predictions,
-                                            letterbox_image, letterbox_transform,
-                                            model_input_size)
+from zoo.models.detection.retinanet import (anchor_generator_of, boxes_to_image,
+                                            decode_predictions, letterbox_image,
+                                            letterbox_transform, model_input_size)
 from zoo.ops.boxes import BoxCoder
 from zoo.visualize import BOX_COLORS, draw_boxes, prediction_grid
 
@@ -150,7 +150,7 @@ def decode(loaded: Loaded, raw: RawOutputs, image_hw: Sequence[int], score_thres
            iou_threshold: float, max_detections: int = MAX_DETECTIONS) -> Detections:
     """``raw`` -> the detections in the image's pixels (clipped to it). No forward pass."""
     found = decode_predictions(raw.outputs, raw.input_size,
-                               anchor_generator=getattr(loaded.model, "anchor_generator", None),
+                               anchor_generator=anchor_generator_of(loaded.model),
                                score_threshold=score_threshold, iou_threshold=iou_threshold,
                                max_detections=max_detections, candidates=CANDIDATES,
                                coder=CODER)

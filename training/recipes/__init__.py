@@ -31,7 +31,7 @@ class Recipe:
 
     Attributes:
         name: the recipe's name (its file name).
-        task: ``classification``, ``metric``, ``segmentation`` or ``depth``: which
+        task: ``classification``, ``metric``, ``segmentation``, ``depth`` or ``detection``: which
             `training.tasks` adapter runs the recipe (default: the ``objective``'s task).
         model: a zoo registry name; ``builder_args`` go to ``zoo.build``.
         dataset: a `training.data.load_source` name (``mnist``, ``cifar10``, ``folder:PATH``).
@@ -90,6 +90,14 @@ class Recipe:
             neighbours; validation takes ``val_fraction`` just before it).
         fine_epochs: depth only: epochs of stage 2 (the fine network, coarse frozen) after
             ``epochs`` of stage 1 (the coarse network alone).
+
+        Detection (``task="detection"``, run by `training.tasks.detection`): ``dataset`` is
+        ``"bccd"`` or ``"voc:DIR"``; ``image_size`` (multiples of 32) is the letterbox size;
+        ``augment`` is a dict of `training.augment_boxes.box_augmenter` arguments;
+        ``loss_args`` go to `zoo.models.detection.retinanet.RetinaNetTrainer` (``alpha``,
+        ``gamma``, ``box_loss``, ``box_weight``); ``val_fraction > 0`` trains on the
+        ``train`` split and validates on ``val`` (monitor ``val_map50``), 0 trains on
+        ``trainval`` and keeps the last epoch.
 
         Transfer learning (classification; the two phases of the Keras fine-tuning guide):
         weights: a weight tag of ``model`` (``"cifar10"``) or a weight file; its backbone

@@ -189,3 +189,18 @@ def test_backbone_args_reach_the_backbone():
     assert half.count_params() < full.count_params()
     with pytest.raises(ValueError, match="backbone_args"):
         small(backbone_args={"alpha": 0.5})      # ResNet-18 has no width multiplier
+
+
+def test_a_reloaded_detector_keeps_its_anchors(tmp_path):
+    import keras
+
+    from zoo.models.detection.retinanet import anchor_generator_of
+
+    model = small(max_level=6, anchor_size=2.0)
+    model.save(tmp_path / "d.keras")
+    again = keras.saving.load_model(tmp_path / "d.keras")
+    assert not hasattr(again, "anchor_generator")
+    assert anchor_generator_of(again).get_config() == model.anchor_generator.get_config()
+    x = np.random.default_rng(0).uniform(0, 1, (1, 128, 128, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(again(x)["cls_logits"]),
+                               np.asarray(model(x)["cls_logits"]), atol=1e-5)

@@ -67,6 +67,40 @@ def feature_pyramid(features: dict[int, object], filters: int, max_level: int = 
     return out
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class AnchorConfig(layers.Layer):
+    """The identity on the class logits, carrying the anchors' settings (`AnchorGenerator`'s
+    config) into saved ``.keras`` files, so a reloaded detector decodes with its own anchors
+    (`anchor_generator_of`); ``model.anchor_generator``, set by the builder, does not survive
+    ``keras.saving.load_model``."""
+
+    def __init__(self, anchors: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.anchors = dict(anchors)
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "anchors": self.anchors}
+
+
+def anchor_generator_of(model: keras.Model) -> AnchorGenerator | None:
+    """The `AnchorGenerator` a detector was built with: ``model.anchor_generator``, or, for a
+    model reloaded from a ``.keras`` file, rebuilt from its `AnchorConfig` layer (None if it
+    has neither)."""
+    generator = getattr(model, "anchor_generator", None)
+    if generator is not None:
+        return generator
+    for layer in model.layers:
+        if isinstance(layer, AnchorConfig):
+            return AnchorGenerator(**layer.anchors)
+    return None
+
+
 def _subnet(outputs_per_anchor: int, anchors: int, filters: int, convs: int, bias_init,
             name: str):
     """One head (its layers, to be shared by every level): convs x [3x3, ReLU] + predictor."""
@@ -178,7 +212,8 @@ def retinanet(weights: str | None = None, input_tensor=None,
         # (B, H, W, A * K) -> (B, H * W * A, K): the anchors' order
         cls_out.append(layers.Reshape((-1, classes), name=f"cls_flat_P{level}")(c))
         box_out.append(layers.Reshape((-1, 4), name=f"box_flat_P{level}")(b))
-    outputs = {"cls_logits": layers.Concatenate(axis=1, name="cls_logits")(cls_out),
+    cls_logits = layers.Concatenate(axis=1, name="cls_logits")(cls_out)
+    outputs = {"cls_logits": AnchorConfig(anchors.get_config(), name="anchor_config")(cls_logits),
                "bbox_regression": layers.Concatenate(axis=1, name="bbox_regression")(box_out)}
     model = keras.Model(inputs, outputs, name=name)
     model.anchor_generator = anchors
@@ -367,7 +402,7 @@ def predict_boxes(model: keras.Model, images, *, input_size=None,
         model: a RetinaNet (raw outputs), e.g. ``zoo.load("retinanet", weights="bccd")``.
         images: a list of arrays (sizes may differ) or one ``(N, H, W, 3)`` array.
         input_size: the model's ``(height, width)``; default its static input shape.
-        anchor_generator: default ``model.anchor_generator`` (set by the builder).
+        anchor_generator: default the model's own (`anchor_generator_of`).
 
     Returns:
         One dict per image: ``{"boxes": (D, 4) xyxy, "scores": (D,), "labels": (D,) int32}``,
@@ -380,7 +415,7 @@ def predict_boxes(model: keras.Model, images, *, input_size=None,
         (27, 4)
     """
     height, width = model_input_size(model, input_size)
-    anchor_generator = anchor_generator or getattr(model, "anchor_generator", None)
+    anchor_generator = anchor_generator or anchor_generator_of(model)
     images = list(images)
     results = []
     for start in range(0, len(images), batch_size):
@@ -443,7 +478,7 @@ class RetinaNetTrainer(keras.Model):
         if box_loss not in BOX_LOSSES:
             raise ValueError(f"`box_loss` must be one of {BOX_LOSSES}. Received: {box_loss!r}")
         self.detector = detector
-        self.anchor_generator = (anchor_generator or getattr(detector, "anchor_generator", None)
+        self.anchor_generator = (anchor_generator or anchor_generator_of(detector)
                                  or AnchorGenerator())
         self.alpha, self.gamma, self.box_loss = float(alpha), float(gamma), box_loss
         self.box_weight = float(box_weight)
