@@ -45,7 +45,7 @@ from zoo.ops.boxes import BoxCoder
 from zoo.visualize import BOX_COLORS, draw_boxes, prediction_grid
 
 MODELS: dict[str, str] = {
-    "retinanet.bccd": "RetinaNet (ResNet-18 FPN), BCCD blood cells: RBC, WBC, platelets",
+    "retinanet.bccd": "RetinaNet (half-width MobileNet + FPN), BCCD blood cells: RBC, WBC, platelets",
 }
 BCCD = sorted((EXAMPLES / "bccd" / "JPEGImages").glob("*.jpg"))
 SCORE = (0.05, 0.95, 0.3)        # the score slider: minimum, maximum, start

@@ -40,8 +40,9 @@ DETECTION_IMAGE_SIZES = (320, 640)
 MAX_DETECTIONS = 100    # decode_predictions' default
 # The shipped CPU variant's builder arguments, used until a `retinanet.bccd` weight record
 # exists; then that record's `builder_args` win (`retinanet_variants`).
-RETINANET_CPU_ARGS = {"backbone": "resnet18", "classes": 3, "fpn_filters": 64,
-                      "head_filters": 64, "head_convs": 2, "max_level": 6, "anchor_size": 2.0}
+RETINANET_CPU_ARGS = {"backbone": "mobilenet", "backbone_args": {"alpha": 0.5}, "classes": 3,
+                      "fpn_filters": 64, "head_filters": 64, "head_convs": 2, "max_level": 6,
+                      "anchor_size": 2.0}
 RETINANET_CPU_TAG = "bccd"
 RETINANET_PAPER_ARGS = {"backbone": "resnet50", "classes": 80}
 TINY_DETECTION = {"image_sizes": "64", "nms_boxes": "200", "nms_max_outputs": "20",

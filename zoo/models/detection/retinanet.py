@@ -67,38 +67,11 @@ def feature_pyramid(features: dict[int, object], filters: int, max_level: int = 
     return out
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class AnchorConfig(layers.Layer):
-    """The identity on the class logits, carrying the anchors' settings (`AnchorGenerator`'s
-    config) into saved ``.keras`` files, so a reloaded detector decodes with its own anchors
-    (`anchor_generator_of`); ``model.anchor_generator``, set by the builder, does not survive
-    ``keras.saving.load_model``."""
-
-    def __init__(self, anchors: dict, **kwargs):
-        super().__init__(**kwargs)
-        self.anchors = dict(anchors)
-
-    def call(self, inputs):
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "anchors": self.anchors}
-
-
 def anchor_generator_of(model: keras.Model) -> AnchorGenerator | None:
-    """The `AnchorGenerator` a detector was built with: ``model.anchor_generator``, or, for a
-    model reloaded from a ``.keras`` file, rebuilt from its `AnchorConfig` layer (None if it
-    has neither)."""
-    generator = getattr(model, "anchor_generator", None)
-    if generator is not None:
-        return generator
-    for layer in model.layers:
-        if isinstance(layer, AnchorConfig):
-            return AnchorGenerator(**layer.anchors)
-    return None
+    """The `AnchorGenerator` a detector was built with (``model.anchor_generator``, set by the
+    builder), or None: a model reloaded with ``keras.saving.load_model`` has lost it (its
+    layers are kept, a Python attribute is not), and its anchors must then be passed."""
+    return getattr(model, "anchor_generator", None)
 
 
 def _subnet(outputs_per_anchor: int, anchors: int, filters: int, convs: int, bias_init,
@@ -212,8 +185,7 @@ def retinanet(weights: str | None = None, input_tensor=None,
         # (B, H, W, A * K) -> (B, H * W * A, K): the anchors' order
         cls_out.append(layers.Reshape((-1, classes), name=f"cls_flat_P{level}")(c))
         box_out.append(layers.Reshape((-1, 4), name=f"box_flat_P{level}")(b))
-    cls_logits = layers.Concatenate(axis=1, name="cls_logits")(cls_out)
-    outputs = {"cls_logits": AnchorConfig(anchors.get_config(), name="anchor_config")(cls_logits),
+    outputs = {"cls_logits": layers.Concatenate(axis=1, name="cls_logits")(cls_out),
                "bbox_regression": layers.Concatenate(axis=1, name="bbox_regression")(box_out)}
     model = keras.Model(inputs, outputs, name=name)
     model.anchor_generator = anchors
@@ -416,6 +388,11 @@ def predict_boxes(model: keras.Model, images, *, input_size=None,
     """
     height, width = model_input_size(model, input_size)
     anchor_generator = anchor_generator or anchor_generator_of(model)
+    if anchor_generator is None:
+        raise ValueError(f"{model.name} has no anchor_generator (a model reloaded from a .keras "
+                         "file loses it): pass anchor_generator=AnchorGenerator(...) with the "
+                         "builder's settings (its max_level, anchor_size as base_size, "
+                         "aspect_ratios, scales), or build it with zoo.build / zoo.load.")
     images = list(images)
     results = []
     for start in range(0, len(images), batch_size):
