@@ -114,3 +114,19 @@ def test_any_voc_folder_trains_with_its_own_classes(recipe):
     task = make_task(recipe.replace(dataset=f"voc:{FIXTURES / 'detection' / 'bccd' / 'BCCD'}"))
     task.prepare()
     assert task.class_names == ("Platelets", "RBC", "WBC")   # sorted, from the train split
+
+
+def test_a_corrupt_image_is_named_or_skipped(recipe, tmp_path):
+    import shutil
+
+    voc = tmp_path / "voc"
+    shutil.copytree(FIXTURES / "detection" / "bccd" / "BCCD", voc)
+    bad = voc / "JPEGImages" / "BloodImage_00000.jpg"
+    bad.write_bytes(bad.read_bytes()[:500])                    # a truncated JPEG
+    broken = recipe.replace(dataset=f"voc:{voc}")
+    with pytest.raises(ValueError, match="BloodImage_00000.jpg"):
+        read_split(broken, "trainval")
+    kept = read_split(broken.replace(skip_corrupt=True), "trainval")
+    assert len(kept) == 1 and kept.report.corrupt_images == 1
+    with pytest.raises(ValueError, match="no readable image left"):
+        read_split(broken.replace(skip_corrupt=True), "val")    # val is that image alone

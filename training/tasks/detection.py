@@ -61,16 +61,23 @@ def read_split(recipe, split: str, class_names: tuple[str, ...] | None = None):
     """The recipe's dataset split as a `training.data.DetectionSource` (images checked)."""
     from training.data import BCCD_CLASSES, read_voc
 
+    # with skip_corrupt, the readers' header check (which stops at a bad file) is left to
+    # `validate`, which decodes every image and drops the bad ones, counted
+    check = not recipe.skip_corrupt
     if recipe.dataset == "bccd":
         source = read_voc(bccd_folder(recipe.data_dir), split,
-                          class_names=class_names or BCCD_CLASSES)
+                          class_names=class_names or BCCD_CLASSES, check_images=check)
     elif recipe.dataset.startswith("voc:"):
         folder = Path(recipe.dataset[4:]).expanduser()
-        source = read_voc(folder, split, class_names=class_names)
+        source = read_voc(folder, split, class_names=class_names, check_images=check)
     else:
         raise ValueError(f"Unknown detection dataset {recipe.dataset!r}: expected 'bccd' or "
                          "'voc:DIR' (a Pascal VOC folder).")
-    return source.validate(skip_corrupt=recipe.skip_corrupt)
+    source = source.validate(skip_corrupt=recipe.skip_corrupt)
+    if not len(source):
+        raise ValueError(f"{source.name}: no readable image left "
+                         f"({source.report.corrupt_images} corrupt).")
+    return source
 
 
 def letterboxed(source, image_size: tuple[int, int], max_boxes: int = MAX_BOXES):
