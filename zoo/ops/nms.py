@@ -26,11 +26,11 @@ suppressed by the boxes already kept (``TILE x max_output_size`` IoUs), then amo
 by repeating "a box stays unless a higher-ranked box of the tile that stays overlaps it"
 until nothing changes (the fixed point is exactly greedy NMS's choice: the k-th box's fate is
 settled after k repeats); the loop over tiles stops once ``max_output_size`` boxes are kept
-or no tile is left. The result equals the literal loop's (the tests compare with
-``tf.image.non_max_suppression`` and torchvision). Soft-NMS changes scores as it goes, so it
-keeps the literal ``fori_loop`` of ``max_output_size`` rounds. Batched inputs ``(B, N, 4)`` run all images in the
-same rounds. Keras has no NMS; TensorFlow's and torchvision's are backend-specific kernels, and
-the tests compare with both.
+or no box above the score threshold is left. The result equals the literal loop's (the tests
+compare with ``tf.image.non_max_suppression`` and torchvision). Soft-NMS changes scores as it
+goes, so it keeps the literal ``fori_loop`` of ``max_output_size`` rounds. Batched inputs
+``(B, N, 4)`` run all images in the same rounds. Keras has no NMS; TensorFlow's and
+torchvision's are backend-specific kernels, and the tests compare with both.
 """
 
 from __future__ import annotations
@@ -160,7 +160,11 @@ def _tiled_greedy_sorted(sorted_scores, order, boxes, iou_threshold, score_thres
         return alive
 
     def cond(t, kept_boxes, kept, count):
-        return ops.logical_and(t < tiles, ops.any(count < max_output_size))
+        # candidates are a prefix of the sorted boxes: a tile starting with a box at or below
+        # the score threshold, and every tile after it, holds none
+        first = ops.take(candidate, ops.minimum(t, tiles - 1) * tile, axis=1)
+        return ops.logical_and(ops.logical_and(t < tiles, ops.any(count < max_output_size)),
+                               ops.any(first))
 
     def body(t, kept_boxes, kept, count):
         start = t * tile
