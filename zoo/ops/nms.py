@@ -35,6 +35,7 @@ torchvision's are backend-specific kernels, and the tests compare with both.
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 from zoo.ops.boxes import box_area
@@ -203,7 +204,11 @@ def _tiled_greedy(boxes, scores, iou_threshold, score_threshold, max_output_size
         # best first; top_k puts the lower index first on ties, as the greedy argmax picks.
         # (Sorting only the best few first and the rest when needed did not pay: XLA hoisted
         # the full sort out of the conditional.)
-        sorted_scores, order = ops.top_k(scores, n)
+        if keras.backend.backend() == "torch":   # torch.topk leaves ties in any order
+            order = ops.argsort(-scores, axis=-1)   # a stable sort (Keras asks torch for one)
+            sorted_scores = ops.take_along_axis(scores, order, axis=-1)
+        else:
+            sorted_scores, order = ops.top_k(scores, n)
         idx, count = _tiled_greedy_sorted(sorted_scores, order, boxes, iou_threshold,
                                           score_threshold, max_output_size)
     if unbatched:
