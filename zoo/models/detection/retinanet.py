@@ -236,7 +236,7 @@ def _compiled_decoder(**static):
 
             # one trace per input shape (reduce_retracing would make the sizes unknown, and
             # top_k needs them)
-            fn = tf.function(fn, jit_compile=True)
+            fn = tf.function(fn, jit_compile=True, autograph=False)  # keras.ops loops
         _DECODERS[key] = fn
     return _DECODERS[key]
 
