@@ -20,14 +20,15 @@ def test_readme_has_the_examples():
             "Supervised autoencoder", "Data pipelines",
             "Embedding models and verification",
             "Segmentation and depth in code",
-            "Boxes, anchors and NMS in code"} <= set(_blocks())
+            "Boxes, anchors and NMS in code", "Detecting cells in code"} <= set(_blocks())
 
 
 @pytest.mark.parametrize("heading", ["Transfer learning", "GoogLeNet's auxiliary classifiers",
                                      "Supervised autoencoder", "Data pipelines",
                                      "Embedding models and verification",
                                      "Segmentation and depth in code",
-                                     "Boxes, anchors and NMS in code"])
+                                     "Boxes, anchors and NMS in code",
+                                     "Detecting cells in code"])
 def test_readme_example_runs(heading, monkeypatch):
     code = _blocks()[heading].replace('weights="imagenet"', "weights=None")
     code = code.replace("epochs=2", "epochs=1")
@@ -52,6 +53,11 @@ def test_readme_example_runs(heading, monkeypatch):
         assert (classes == 1).sum() > 0 and set(np.unique(classes)) <= {-2, -1, 1}
         np.testing.assert_allclose(decoded[classes == 1], [[100, 120, 180, 200]] * int(
             (classes == 1).sum()), atol=1e-2)
+    if heading == "Detecting cells in code":   # the shipped weights find the example's cells
+        found, names = namespace["found"], namespace["names"]
+        assert list(names) == ["RBC", "WBC", "Platelets"]
+        assert names.index("WBC") in found["labels"].tolist() and len(found["boxes"]) >= 5
+        assert namespace["picture"].shape == namespace["image"].shape
     if heading == "Transfer learning":
         model = namespace["model"]
         trainable = {w.path.split("/")[-2] for w in model.trainable_weights}

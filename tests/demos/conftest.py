@@ -54,58 +54,14 @@ def odd_files(tmp_path_factory) -> dict[str, Path]:
 
 
 DETECTOR = "retinanet.bccd"
-# the training recipe's network (training/recipes/retinanet_bccd.py) and its input size
-DETECTOR_ARGS = {"backbone": "resnet18", "fpn_filters": 64, "head_filters": 64, "head_convs": 2,
-                 "max_level": 6, "anchor_size": 2.0, "classes": 3}
-DETECTOR_INPUT = (256, 320, 3)
-
-
-@pytest.fixture(scope="session")
-def detector_stand_in(tmp_path_factory):
-    """A weight record for `DETECTOR` while the package has none: the recipe's RetinaNet with
-    random weights (the class layer's weights and bias raised so that some boxes score high),
-    BCCD's class names, saved like a published record. None once the package ships the
-    record (then the tests run on the real weights)."""
-    from zoo import weights
-
-    if DETECTOR in weights.read_manifest(weights.MANIFEST_PATH):
-        return None
-    import keras
-
-    import zoo
-
-    keras.utils.set_random_seed(0)
-    model = zoo.build("retinanet", **DETECTOR_ARGS)
-    layer = model.get_layer("cls_subnet_predict")
-    kernel, bias = layer.get_weights()
-    layer.set_weights([kernel * 6.0, np.linspace(-6.0, -2.0, bias.shape[0], dtype=np.float32)])
-    root = tmp_path_factory.mktemp("detector")
-    model.save_weights(root / "retinanet_bccd_stand_in.weights.h5")
-    return weights.WeightSpec(
-        arch="retinanet", tag="bccd", builder_args=DETECTOR_ARGS, input_shape=DETECTOR_INPUT,
-        class_names=("RBC", "WBC", "Platelets"), dataset="bccd", split="none",
-        file="retinanet_bccd_stand_in.weights.h5", root=str(root),
-        notes="random weights: a stand-in for the tests until the trained record ships")
-
-
-def register_stand_in(spec) -> None:
-    """Adds the stand-in record unless the records have `DETECTOR` (each test starts from the
-    manifests alone: tests/conftest.py)."""
-    from zoo import weights
-
-    if spec is not None and DETECTOR not in weights._records():
-        weights.register_weights(spec)
 
 
 @pytest.fixture
-def detector(detector_stand_in) -> str:
-    """The weight tag of the Detect tab, with weights on this machine: the shipped record, or
-    the stand-in registered for this test."""
+def detector() -> str:
+    """The weight tag of the Detect tab: the shipped record (bundled, so always here)."""
     from demos import common
 
-    register_stand_in(detector_stand_in)
-    if not common.available(DETECTOR):
-        pytest.skip(f"the {DETECTOR} weights are in the manifest but not on this machine")
+    assert common.available(DETECTOR), f"{DETECTOR} is not bundled in zoo/weights"
     return DETECTOR
 
 
@@ -134,15 +90,13 @@ def forward_passes(detector, monkeypatch) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def app_url(detector_stand_in):
+def app_url():
     """The whole app (every tab) served in this process on a free port, as `python -m demos`
-    serves it (same queue and launch settings); the Detect tab on `detector_stand_in` until
-    the real weights ship."""
+    serves it (same queue and launch settings)."""
     from demos.app import build
     from demos.bench import _free_port
     from demos.common import LAUNCH_KWARGS
 
-    register_stand_in(detector_stand_in)
     demo = build()
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,

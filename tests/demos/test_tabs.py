@@ -201,11 +201,9 @@ def _as_detections(table, names: list[str]) -> dict:
             "labels": np.array([names.index(name) for name in table["class"]], np.int64)}
 
 
-def test_the_trained_detector_finds_the_annotated_cells(detector, detector_stand_in):
+def test_the_trained_detector_finds_the_annotated_cells(detector):
     """The shipped weights on the 4 example images against their BCCD boxes: VOC mAP@0.5 at the
     lowest score threshold (as evaluations run), and the white cells at the tab's defaults."""
-    if detector_stand_in is not None:
-        pytest.skip("retinanet.bccd is not shipped yet (the other tests run on a stand-in)")
     from training.data import read_voc
     from zoo.metrics.detection import voc_map
 
