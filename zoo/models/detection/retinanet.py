@@ -215,8 +215,8 @@ _DECODERS: dict = {}
 
 
 def _compiled_decoder(**static):
-    """`_decode_core` compiled once per backend and static settings: ``jax.jit`` on JAX,
-    ``tf.function(jit_compile=True)`` on TensorFlow, eager on PyTorch. The thresholds are
+    """`_decode_core` compiled once per backend and static settings: ``jax.jit`` on JAX, a
+    ``tf.function`` graph on TensorFlow, eager on PyTorch. The thresholds are
     traced arguments, so a demo's sliders re-run it without recompiling. (Eager NMS is a Python
     loop of ``max_detections`` rounds, ~25 ms each on TensorFlow: 2.5 s an image.)"""
     backend = keras.backend.backend()
@@ -235,8 +235,10 @@ def _compiled_decoder(**static):
             import tensorflow as tf
 
             # one trace per input shape (reduce_retracing would make the sizes unknown, and
-            # top_k needs them)
-            fn = tf.function(fn, jit_compile=True, autograph=False)  # keras.ops loops
+            # top_k needs them); a graph, not XLA: XLA's CPU top_k over the paper model's
+            # 1.5M-6M scores took 0.3-1.1 s, TensorFlow's kernel 11-32 ms (the 3-class model:
+            # 3-5 ms either way). The loops are keras.ops loops: no AutoGraph.
+            fn = tf.function(fn, autograph=False)
         _DECODERS[key] = fn
     return _DECODERS[key]
 
