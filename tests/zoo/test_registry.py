@@ -18,10 +18,11 @@ def test_list_models_sorted_and_filtered():
                                                     "unet"]
     pretrained = zoo.list_models(pretrained=True)
     assert pretrained == ["eigen_depth", "facenet", "lenet5", "lenetpp", "mobilenet",
-                          "resnet20_cifar", "resnet50", "resnet101", "resnet152", "siamese_net",
-                          "unet", "vgg16", "vgg19"]
+                          "resnet20_cifar", "resnet50", "resnet101", "resnet152", "retinanet",
+                          "siamese_net", "unet", "vgg16", "vgg19"]
     assert set(zoo.list_models(pretrained=False)) == set(zoo.list_models()) - set(pretrained)
     assert zoo.list_models(task="metric") == ["facenet", "lenetpp", "siamese_net"]
+    assert zoo.list_models(task="detection", pretrained=True) == ["retinanet"]
     with pytest.raises(ValueError, match="task"):
         zoo.list_models(task="classify")
 
