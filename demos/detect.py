@@ -45,7 +45,8 @@ from zoo.ops.boxes import BoxCoder
 from zoo.visualize import BOX_COLORS, draw_boxes, prediction_grid
 
 MODELS: dict[str, str] = {
-    "retinanet.bccd": "RetinaNet (half-width MobileNet + FPN), BCCD blood cells: RBC, WBC, platelets",
+    "retinanet.bccd": "RetinaNet (half-width MobileNet + FPN), BCCD blood cells: RBC, WBC, "
+                      "platelets",
 }
 BCCD = sorted((EXAMPLES / "bccd" / "JPEGImages").glob("*.jpg"))
 SCORE = (0.05, 0.95, 0.3)        # the score slider: minimum, maximum, start
@@ -55,8 +56,8 @@ CANDIDATES = 1000                # decode_predictions' candidates: the most "bef
 PANEL_SIDE = 480                 # the NMS picture's panels, longer side
 CACHED_IMAGES = 8                # raw outputs kept (a 256x320 RetinaNet's: 0.4 MB an image)
 COLUMNS = ["class", "score", "x1", "y1", "x2", "y2"]
-# One coder for every call: decode_predictions keys its compiled decoder on the coder, and a
-# new BoxCoder() per call (its default) compiles a new decoder each time (0.6 s, never freed).
+# One coder for every call (decode_predictions keeps one compiled decoder per coder setting,
+# input size and candidate count; the thresholds are its arguments).
 CODER = BoxCoder()
 
 
