@@ -156,10 +156,7 @@ def decode(loaded: Loaded, raw: RawOutputs, image_hw: Sequence[int], score_thres
                                max_detections=max_detections, candidates=CANDIDATES,
                                coder=CODER)
     n = int(found["num_detections"][0])
-    boxes = boxes_to_image(found["boxes"][0, :n], raw.transform)
-    height, width = image_hw[:2]
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    boxes = boxes_to_image(found["boxes"][0, :n], raw.transform, image_hw[:2])
     return Detections(boxes, found["scores"][0, :n], found["classes"][0, :n])
 
 
@@ -233,10 +230,10 @@ def _summary(loaded: Loaded, before: Detections, after: Detections, names: Seque
             f"overlapping a better one by IoU > {iou_threshold:.2f} is suppressed). "
             f"Coordinates are in the uploaded image's pixels ({size[0]}x{size[1]}).")
     spec = loaded.spec
-    for dataset, metrics in spec.metrics.items():
+    if spec.metrics:   # the record's first dataset, its first three figures
+        dataset, metrics = next(iter(spec.metrics.items()))
         shown = ", ".join(f"{name} {value:.3f}" for name, value in list(metrics.items())[:3])
         text += f"\n\nThe model on {dataset} ({spec.split or 'test'}): {shown}."
-        break
     return text
 
 

@@ -73,7 +73,7 @@ def compiled_nms(iou_threshold: float, max_output_size: int
 
     TensorFlow: ``tf.function(jit_compile=True)`` ("xla") and plain ``tf.function`` ("graph");
     JAX: ``jax.jit`` ("jit"); torch: eager (no compiled form is benchmarked). Eager NMS on
-    TensorFlow or JAX runs its ``fori_loop`` round by round from Python, which is not what a
+    TensorFlow or JAX runs its ``while_loop`` tile by tile from Python, which is not what a
     served model runs.
     """
     from zoo.ops.nms import non_max_suppression

@@ -44,13 +44,18 @@ _NEG = float("-inf")   # the argmax never picks a box that has left the pool
 TILE = 128             # boxes per tile of the greedy NMS
 
 
-def _iou_row(box, boxes, areas):
-    """IoU of one box per image ``(B, 4)`` with all boxes ``(B, N, 4)`` -> ``(B, N)``."""
-    lt = ops.maximum(box[:, None, :2], boxes[..., :2])
-    rb = ops.minimum(box[:, None, 2:], boxes[..., 2:])
+def _pairwise_iou(a, b, b_area=None):
+    """IoU of ``(B, P, 4)`` with ``(B, Q, 4)`` -> ``(B, P, Q)`` (0 where the union is 0);
+    ``b_area``: ``box_area(b)`` when a loop has it already.
+
+    Exact division, as ``tf.image.non_max_suppression``; `zoo.ops.pairwise_iou` (Keras'
+    ``compute_iou``) divides by ``union + 1e-7``, which moves ties at the threshold."""
+    lt = ops.maximum(a[:, :, None, :2], b[:, None, :, :2])
+    rb = ops.minimum(a[:, :, None, 2:], b[:, None, :, 2:])
     wh = ops.maximum(rb - lt, 0.0)
     inter = wh[..., 0] * wh[..., 1]
-    union = box_area(box)[:, None] + areas - inter
+    b_area = box_area(b) if b_area is None else b_area
+    union = box_area(a)[:, :, None] + b_area[:, None, :] - inter
     return ops.where(union > 0, inter / ops.where(union > 0, union, 1.0), 0.0)
 
 
@@ -90,7 +95,7 @@ def _soft(boxes, scores, iou_threshold, score_threshold, max_output_size, soft: 
         found = ops.any(alive, axis=1)                                          # (B,)
         box = ops.take_along_axis(boxes, best[:, None, None] * ops.ones((1, 1, 4), "int32"),
                                   axis=1)[:, 0]
-        iou = _iou_row(box, boxes, areas)
+        iou = _pairwise_iou(box[:, None, :], boxes, areas)[:, 0]
         # soft-NMS: decay the overlaps instead of discarding them (step 3)
         if soft == "linear":
             decay = ops.where(iou > iou_threshold, 1.0 - iou, 1.0)
@@ -115,16 +120,6 @@ def _soft(boxes, scores, iou_threshold, score_threshold, max_output_size, soft: 
     if unbatched:
         return picked[0], picked_scores[0], count[0]
     return picked, picked_scores, count
-
-
-def _pairwise_iou(a, b):
-    """IoU of ``(B, P, 4)`` with ``(B, Q, 4)`` -> ``(B, P, Q)`` (0 where the union is 0)."""
-    lt = ops.maximum(a[:, :, None, :2], b[:, None, :, :2])
-    rb = ops.minimum(a[:, :, None, 2:], b[:, None, :, 2:])
-    wh = ops.maximum(rb - lt, 0.0)
-    inter = wh[..., 0] * wh[..., 1]
-    union = box_area(a)[:, :, None] + box_area(b)[:, None, :] - inter
-    return ops.where(union > 0, inter / ops.where(union > 0, union, 1.0), 0.0)
 
 
 def _tiled_greedy_sorted(sorted_scores, order, boxes, iou_threshold, score_threshold,

@@ -337,12 +337,16 @@ def letterbox_image(image, input_size, fill_value: float = LETTERBOX_FILL) -> np
     return np.asarray(ops.convert_to_numpy(out), "float32")
 
 
-def boxes_to_image(boxes, transform) -> np.ndarray:
-    """Boxes in model-input pixels -> the original image's pixels (inverse letterbox)."""
+def boxes_to_image(boxes, transform, image_size=None) -> np.ndarray:
+    """Boxes in model-input pixels -> the original image's pixels (inverse letterbox), clipped
+    to the image when its ``(height, width)`` is given (a box reaching into the border)."""
     sx, sy, left, top = transform
     boxes = np.asarray(boxes, "float32").copy()
     boxes[..., 0::2] = boxes[..., 0::2] / sx - left
     boxes[..., 1::2] = boxes[..., 1::2] / sy - top
+    if image_size is not None:
+        boxes[..., 0::2] = boxes[..., 0::2].clip(0, image_size[1])
+        boxes[..., 1::2] = boxes[..., 1::2].clip(0, image_size[0])
     return boxes
 
 
@@ -407,11 +411,9 @@ def predict_boxes(model: keras.Model, images, *, input_size=None,
                                    max_detections=max_detections)
         for b, image in enumerate(chunk):
             n = int(found["num_detections"][b])
-            transform = letterbox_transform(np.shape(image)[:2], (height, width))
-            boxes = boxes_to_image(found["boxes"][b, :n], transform)
-            h, w = np.shape(image)[:2]
-            boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
-            boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+            hw = np.shape(image)[:2]
+            boxes = boxes_to_image(found["boxes"][b, :n], letterbox_transform(hw, (height, width)),
+                                   hw)
             results.append({"boxes": boxes, "scores": found["scores"][b, :n],
                             "labels": found["classes"][b, :n]})
     return results
