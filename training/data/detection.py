@@ -250,13 +250,20 @@ class DetectionSource:
             len(self),
             first,
         )
-        keep = [i for i in range(len(self)) if i not in bad]
-        examples = [self.examples[i] for i in keep]
+        kept = self.subset([i for i in range(len(self)) if i not in bad])
+        report = dataclasses.replace(kept.report,
+                                     corrupt_images=kept.report.corrupt_images + len(bad))
+        return dataclasses.replace(kept, report=report)
+
+    def subset(self, indices: Sequence[int]) -> DetectionSource:
+        """The examples at ``indices``, in that order; the report counted again for them
+        (clipped, dropped and corrupt counts stay as read)."""
+        examples = [self.examples[i] for i in indices]
         report = dataclasses.replace(
             _count(examples, self.report.clipped_boxes, self.report.dropped_boxes),
-            corrupt_images=self.report.corrupt_images + len(bad),
+            corrupt_images=self.report.corrupt_images,
         )
-        encoded = tuple(self.encoded[i] for i in keep) if self.encoded is not None else None
+        encoded = tuple(self.encoded[i] for i in indices) if self.encoded is not None else None
         return dataclasses.replace(self, examples=examples, report=report, encoded=encoded)
 
     def padded(

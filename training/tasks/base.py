@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -99,15 +100,21 @@ class Task:
         return None
 
     def save_report(self, report: dict[str, Any], model: keras.Model, split: str,
-                    out: Path | None, figure: str) -> dict[str, Any]:
+                    out: Path | None, figure: str,
+                    draw: Callable[[Path], Any] | None = None) -> dict[str, Any]:
         """Writes ``out/metrics.json`` (with the model, dataset and split it measures) and the
-        task's figure ``out/<figure>``; returns the report with their paths as ``files``."""
+        task's figure ``out/<figure>`` (``draw(path)``, for a task that has the predictions at
+        hand already; default ``figure(model, path)``); returns the report with their paths as
+        ``files``."""
         if out is None:
             return report
         write_metrics(out, "metrics.json", {"model": self.recipe.model,
                                             "dataset": self.recipe.dataset, "split": split,
                                             **report})
-        self.figure(model, out / figure)
+        if draw is not None:
+            draw(out / figure)
+        else:
+            self.figure(model, out / figure)
         return {**report, "files": {"metrics": str(out / "metrics.json"),
                                     "figure": str(out / figure)}}
 

@@ -19,7 +19,7 @@ dict is its keyword arguments) and is scaled to [0, 1]. The targets are the padd
 Evaluation (`evaluate`): `predict_boxes` on the split's images at their own size (score
 threshold 0.05, as the paper's evaluation), then the VOC table (per-class AP@0.5, all-point
 and 11-point, mAP) and COCO's 12 numbers (`zoo.metrics.detection`), the precision / recall
-PNG and a grid of images with true (dashed white) and predicted boxes.
+PNG and a grid of images with true (dashed) and predicted boxes.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def bccd_folder(data_dir: str | None) -> Path:
 
 
 def read_split(recipe, split: str, class_names: tuple[str, ...] | None = None):
-    """The recipe's dataset split as a `training.data.DetectionSource` (images checked)."""
+    """The recipe's dataset split as a `training.data.DetectionSource`: each image's header
+    checked, or, with ``skip_corrupt``, each image decoded and the unreadable ones dropped."""
     from training.data import BCCD_CLASSES, read_voc
 
     # with skip_corrupt, the readers' header check (which stops at a bad file) is left to
@@ -73,7 +74,8 @@ def read_split(recipe, split: str, class_names: tuple[str, ...] | None = None):
     else:
         raise ValueError(f"Unknown detection dataset {recipe.dataset!r}: expected 'bccd' or "
                          "'voc:DIR' (a Pascal VOC folder).")
-    source = source.validate(skip_corrupt=recipe.skip_corrupt)
+    if recipe.skip_corrupt:   # otherwise a bad image stops the run where it is decoded,
+        source = source.validate(skip_corrupt=True)   # named: no need to decode it twice
     if not len(source):
         raise ValueError(f"{source.name}: no readable image left "
                          f"({source.report.corrupt_images} corrupt).")
@@ -150,17 +152,15 @@ class MeanAveragePrecision(keras.callbacks.Callback):
     """Adds ``val_map50`` (VOC all-point mAP@0.5 of the validation images) to each epoch's
     logs, before the engine's checkpoint reads them: the loss ranks epochs poorly."""
 
-    def __init__(self, detector: keras.Model, source, every: int = 1):
+    def __init__(self, detector: keras.Model, source):
         super().__init__()
-        self.detector, self.source, self.every = detector, source, max(1, int(every))
+        self.detector, self.source = detector, source
         self._images = [source.load_image(i) for i in range(len(source))]
-        self._last = float("nan")
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0 or math.isnan(self._last):
-            self._last = detection_scores(self.detector, self.source, self._images)["map50"]
         if logs is not None:
-            logs["val_map50"] = self._last
+            logs["val_map50"] = detection_scores(self.detector, self.source,
+                                                 self._images)["map50"]
 
 
 def detection_scores(model, source, images=None, score_threshold=EVAL_SCORE_THRESHOLD,
@@ -224,7 +224,7 @@ class DetectionTask(Task):
         train_split = "train" if r.val_fraction > 0 else "trainval"
         train = read_split(r, train_split)
         if r.limit:
-            train = _first(train, r.limit)
+            train = train.subset(range(min(r.limit, len(train))))
         self.class_names = train.class_names
         self.builder_args = self.default_builder_args()
         classes = self.builder_args.setdefault("classes", train.num_classes)
@@ -292,33 +292,21 @@ class DetectionTask(Task):
         pr = plot_precision_recall(curves, out / "precision_recall.png",
                                    title=f"{self.recipe.model} on {self.recipe.dataset} {split}: "
                                          f"mAP@0.5 {report['map50']:.3f}")
-        self._images, self._predictions, self._source = images, predictions, source
-        report = self.save_report(report, model, split, out, "predictions.png")
+        report = self.save_report(
+            report, model, split, out, "predictions.png",
+            draw=lambda path: boxes_figure(source, images, predictions, path, self.recipe.model))
         report["files"]["precision_recall"] = str(pr)
         return report
 
     def figure(self, model: keras.Model, path: Path, count: int = 4) -> Path:
-        """Test images with their true boxes (white, dashed) and predictions (class colours,
-        scores above `FIGURE_SCORE_THRESHOLD`)."""
+        """The first ``count`` test images with their true and predicted boxes
+        (`boxes_figure`)."""
         from zoo.models.detection.retinanet import predict_boxes
-        from zoo.visualize import draw_boxes, prediction_grid
 
-        source = getattr(self, "_source", None) or read_split(self.recipe, "test",
-                                                               self.class_names)
-        images = getattr(self, "_images", None) or [source.load_image(i)
-                                                    for i in range(min(count, len(source)))]
-        predictions = getattr(self, "_predictions", None) or predict_boxes(model, images[:count])
-        rows = []
-        for i in range(min(count, len(images))):
-            truth, pred = source.examples[i], predictions[i]
-            keep = pred["scores"] >= FIGURE_SCORE_THRESHOLD
-            rows.append([draw_boxes(images[i], truth["boxes"], truth["labels"],
-                                    class_names=source.class_names, dashed=True),
-                         draw_boxes(images[i], pred["boxes"][keep], pred["labels"][keep],
-                                    pred["scores"][keep], class_names=source.class_names)])
-        prediction_grid(rows, ["ground truth", f"{self.recipe.model} (score >= "
-                                               f"{FIGURE_SCORE_THRESHOLD})"], path)
-        return Path(path)
+        source = read_split(self.recipe, "test", self.class_names)
+        images = [source.load_image(i) for i in range(min(count, len(source)))]
+        return boxes_figure(source, images, predict_boxes(model, images), path,
+                            self.recipe.model, count)
 
     def format(self, report: dict[str, Any]) -> str:
         return format_report(report)
@@ -330,15 +318,23 @@ class DetectionTask(Task):
                 f"{t.get('coco', {}).get('AP', 0):.4f}; outputs in {out}/")
 
 
-def _first(source, n: int):
-    import dataclasses
+def boxes_figure(source, images, predictions, path: Path, model_name: str,
+                 count: int = 4) -> Path:
+    """A PNG grid of the first ``count`` images: true boxes (dashed) | predicted boxes scoring
+    at least `FIGURE_SCORE_THRESHOLD` (class colours, scores)."""
+    from zoo.visualize import draw_boxes, prediction_grid
 
-    from training.data.detection import _count
-
-    examples = source.examples[:n]
-    return dataclasses.replace(source, examples=examples,
-                               report=_count(examples, 0, 0),
-                               encoded=source.encoded[:n] if source.encoded else None)
+    rows = []
+    for i in range(min(count, len(images))):
+        truth, pred = source.examples[i], predictions[i]
+        keep = pred["scores"] >= FIGURE_SCORE_THRESHOLD
+        rows.append([draw_boxes(images[i], truth["boxes"], truth["labels"],
+                                class_names=source.class_names, dashed=True),
+                     draw_boxes(images[i], pred["boxes"][keep], pred["labels"][keep],
+                                pred["scores"][keep], class_names=source.class_names)])
+    prediction_grid(rows, ["ground truth", f"{model_name} (score >= "
+                                           f"{FIGURE_SCORE_THRESHOLD})"], path)
+    return Path(path)
 
 
 def format_report(report: dict[str, Any]) -> str:
