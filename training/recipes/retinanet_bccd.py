@@ -4,9 +4,9 @@ BCCD (Shenggan/BCCD_Dataset, MIT): 364 microscope images of 640x480 in VOC layou
 trains on its ``trainval`` split (292 images) and is measured on ``test`` (72). No ImageNet
 weights are available offline, so the whole network starts from random weights: a MobileNet
 backbone at half width (``alpha=0.5``, batch norm), a 64-wide FPN P3-P6 and 2-conv subnets,
-1.2M parameters (a 2.4 MB float16 file; a ResNet-18 backbone, 11.6M parameters, trained 4x
+1.2M parameters (a 2.6 MB float16 file; a ResNet-18 backbone, 11.6M parameters, trained 4x
 slower per step on 2 cores and would ship 23 MB). Images are letterboxed to
-256x320 (scale 0.5: RBCs ~50 px, WBCs ~90 px, platelets ~17 px), so the anchors start at 16 px
+256x320 (scale 0.5: RBCs ~50 px, WBCs ~95 px, platelets ~20 px), so the anchors start at 16 px
 on P3 (``anchor_size=2``: 2 x stride, half the paper's 4 x stride). Augmentation: both flips
 (cells have no up or down), translation, zoom and YOLOv5's HSV jitter.
 
